@@ -1,0 +1,200 @@
+//! 1cycle (Smith 2018, arXiv 1803.09820), as PyTorch's `OneCycleLR`: warm up from
+//! `max_lr / div_factor` to `max_lr`, anneal down to `initial / final_div_factor`, with
+//! momentum moving the other way.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ScheduleError, positive, rate, steps};
+use crate::momentum::MomentumRange;
+use crate::schedule::LrSchedule;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnnealStrategy {
+    Cos,
+    Linear,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OneCycleConfig {
+    pub max_lr: f64,
+    pub total_steps: u64,
+    #[serde(default = "defaults::pct_start")]
+    pub pct_start: f64,
+    #[serde(default = "defaults::anneal_strategy")]
+    pub anneal_strategy: AnnealStrategy,
+    #[serde(default = "defaults::div_factor")]
+    pub div_factor: f64,
+    #[serde(default = "defaults::final_div_factor")]
+    pub final_div_factor: f64,
+    #[serde(default)]
+    pub three_phase: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_momentum: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_momentum: Option<f64>,
+}
+
+mod defaults {
+    use super::AnnealStrategy;
+    pub fn pct_start() -> f64 {
+        0.3
+    }
+    pub fn anneal_strategy() -> AnnealStrategy {
+        AnnealStrategy::Cos
+    }
+    pub fn div_factor() -> f64 {
+        25.0
+    }
+    pub fn final_div_factor() -> f64 {
+        1e4
+    }
+}
+
+impl OneCycleConfig {
+    /// PyTorch's defaults: pct_start 0.3, cos, div_factor 25, final_div_factor 1e4, two
+    /// phases, no momentum (add it with [`with_momentum`](Self::with_momentum)).
+    pub fn new(max_lr: f64, total_steps: u64) -> Self {
+        Self {
+            max_lr,
+            total_steps,
+            pct_start: defaults::pct_start(),
+            anneal_strategy: defaults::anneal_strategy(),
+            div_factor: defaults::div_factor(),
+            final_div_factor: defaults::final_div_factor(),
+            three_phase: false,
+            base_momentum: None,
+            max_momentum: None,
+        }
+    }
+
+    pub fn with_momentum(mut self, base_momentum: f64, max_momentum: f64) -> Self {
+        self.base_momentum = Some(base_momentum);
+        self.max_momentum = Some(max_momentum);
+        self
+    }
+
+    pub fn init(self) -> Result<OneCycle, ScheduleError> {
+        rate("max_lr", self.max_lr)?;
+        steps("total_steps", self.total_steps)?;
+        positive("div_factor", self.div_factor)?;
+        positive("final_div_factor", self.final_div_factor)?;
+        let pct = self.pct_start;
+        if !(pct.is_finite() && pct > 0.0 && pct < 1.0) {
+            return Err(ScheduleError::PctStartOutOfRange { value: pct });
+        }
+        if self.three_phase && pct >= 0.5 {
+            return Err(ScheduleError::ThreePhasePctStart { value: pct });
+        }
+        let momentum = MomentumRange::from_options(self.base_momentum, self.max_momentum)?;
+
+        let initial_lr = self.max_lr / self.div_factor;
+        let min_lr = initial_lr / self.final_div_factor;
+        let total = self.total_steps as f64;
+        let (hi_m, lo_m) = momentum
+            .map(|m| (m.max_momentum, m.base_momentum))
+            .unwrap_or((0.0, 0.0));
+        let phases = if self.three_phase {
+            vec![
+                Segment::new(pct * total - 1.0, initial_lr, self.max_lr, hi_m, lo_m),
+                Segment::new(2.0 * pct * total - 2.0, self.max_lr, initial_lr, lo_m, hi_m),
+                Segment::new(total - 1.0, initial_lr, min_lr, hi_m, hi_m),
+            ]
+        } else {
+            vec![
+                Segment::new(pct * total - 1.0, initial_lr, self.max_lr, hi_m, lo_m),
+                Segment::new(total - 1.0, self.max_lr, min_lr, lo_m, hi_m),
+            ]
+        };
+        // Each phase must span at least a step, or its interpolation divides by ~0.
+        let mut start = 0.0;
+        for (i, p) in phases.iter().enumerate() {
+            if p.end_step - start < 1.0 {
+                return Err(ScheduleError::PhaseTooShort {
+                    phase: i + 1,
+                    total_steps: self.total_steps,
+                    pct_start: pct,
+                });
+            }
+            start = p.end_step;
+        }
+        Ok(OneCycle {
+            phases,
+            momentum,
+            config: self,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Segment {
+    end_step: f64,
+    start_lr: f64,
+    end_lr: f64,
+    start_momentum: f64,
+    end_momentum: f64,
+}
+
+impl Segment {
+    fn new(end_step: f64, start_lr: f64, end_lr: f64, start_m: f64, end_m: f64) -> Self {
+        Self {
+            end_step,
+            start_lr,
+            end_lr,
+            start_momentum: start_m,
+            end_momentum: end_m,
+        }
+    }
+}
+
+/// A validated 1cycle schedule. Past `total_steps` it holds its final rate (PyTorch raises).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneCycle {
+    phases: Vec<Segment>,
+    momentum: Option<MomentumRange>,
+    config: OneCycleConfig,
+}
+
+impl OneCycle {
+    pub fn config(&self) -> &OneCycleConfig {
+        &self.config
+    }
+
+    fn anneal(&self, start: f64, end: f64, pct: f64) -> f64 {
+        match self.config.anneal_strategy {
+            AnnealStrategy::Cos => {
+                let cos_out = (std::f64::consts::PI * pct).cos() + 1.0;
+                end + (start - end) / 2.0 * cos_out
+            }
+            AnnealStrategy::Linear => (end - start) * pct + start,
+        }
+    }
+
+    /// The phase a step falls in and how far through it, as PyTorch's `get_lr` loop.
+    fn locate(&self, step: u64) -> (&Segment, f64) {
+        let step = step.min(self.config.total_steps - 1) as f64;
+        let mut start_step = 0.0;
+        let last = self.phases.len() - 1;
+        for (i, phase) in self.phases.iter().enumerate() {
+            if step <= phase.end_step || i == last {
+                return (phase, (step - start_step) / (phase.end_step - start_step));
+            }
+            start_step = phase.end_step;
+        }
+        unreachable!("the last phase always matches")
+    }
+}
+
+impl LrSchedule for OneCycle {
+    fn lr(&self, step: u64) -> f64 {
+        let (p, pct) = self.locate(step);
+        self.anneal(p.start_lr, p.end_lr, pct)
+    }
+
+    fn momentum(&self, step: u64) -> Option<f64> {
+        self.momentum?;
+        let (p, pct) = self.locate(step);
+        Some(self.anneal(p.start_momentum, p.end_momentum, pct))
+    }
+}

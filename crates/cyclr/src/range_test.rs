@@ -1,0 +1,1 @@
+//! LR range-test analysis (filled in below).

@@ -1,0 +1,343 @@
+//! The [`LrSchedule`] trait and [`Schedule`], the serializable value for every policy.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ScheduleError;
+use crate::policy::cyclic::{Cyclic, CyclicConfig, CyclicMode};
+use crate::policy::decay::{Decay, DecayConfig};
+use crate::policy::exp::{Exp, ExpConfig};
+use crate::policy::fixed::{Fixed, FixedConfig};
+use crate::policy::linear::{Linear, LinearConfig};
+use crate::policy::one_cycle::{OneCycle, OneCycleConfig};
+use crate::policy::sequence::{Sequence, SequenceConfig};
+use crate::policy::sgdr::{Sgdr, SgdrConfig};
+use crate::policy::step_decay::{StepDecay, StepDecayConfig};
+
+/// A learning-rate schedule: a pure function of the 0-based batch index.
+///
+/// Because nothing depends on call history, resuming at step `k` gives exactly the values an
+/// uninterrupted run would, and a schedule is fully described by its config.
+pub trait LrSchedule {
+    /// The learning rate while batch `step` trains.
+    fn lr(&self, step: u64) -> f64;
+
+    /// Momentum (or Adam's beta1) while batch `step` trains, when the schedule cycles it.
+    fn momentum(&self, _step: u64) -> Option<f64> {
+        None
+    }
+}
+
+impl<S: LrSchedule + ?Sized> LrSchedule for &S {
+    fn lr(&self, step: u64) -> f64 {
+        (**self).lr(step)
+    }
+    fn momentum(&self, step: u64) -> Option<f64> {
+        (**self).momentum(step)
+    }
+}
+
+impl<S: LrSchedule + ?Sized> LrSchedule for Box<S> {
+    fn lr(&self, step: u64) -> f64 {
+        (**self).lr(step)
+    }
+    fn momentum(&self, step: u64) -> Option<f64> {
+        (**self).momentum(step)
+    }
+}
+
+/// The names of the policies, as written on the command line and in config files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    Triangular,
+    Triangular2,
+    ExpRange,
+    OneCycle,
+    Sgdr,
+    Fixed,
+    Decay,
+    Exp,
+    Step,
+    Linear,
+    Sequence,
+}
+
+impl Policy {
+    pub const ALL: [Policy; 11] = [
+        Policy::Triangular,
+        Policy::Triangular2,
+        Policy::ExpRange,
+        Policy::OneCycle,
+        Policy::Sgdr,
+        Policy::Fixed,
+        Policy::Decay,
+        Policy::Exp,
+        Policy::Step,
+        Policy::Linear,
+        Policy::Sequence,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Triangular => "triangular",
+            Policy::Triangular2 => "triangular2",
+            Policy::ExpRange => "exp_range",
+            Policy::OneCycle => "one_cycle",
+            Policy::Sgdr => "sgdr",
+            Policy::Fixed => "fixed",
+            Policy::Decay => "decay",
+            Policy::Exp => "exp",
+            Policy::Step => "step",
+            Policy::Linear => "linear",
+            Policy::Sequence => "sequence",
+        }
+    }
+
+    pub fn cyclic_mode(self) -> Option<CyclicMode> {
+        match self {
+            Policy::Triangular => Some(CyclicMode::Triangular),
+            Policy::Triangular2 => Some(CyclicMode::Triangular2),
+            Policy::ExpRange => Some(CyclicMode::ExpRange),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An unknown policy name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown policy '{0}': expected one of triangular, triangular2, exp_range, one_cycle, sgdr, fixed, decay, exp, step, linear, sequence")]
+pub struct UnknownPolicy(pub String);
+
+impl FromStr for Policy {
+    type Err = UnknownPolicy;
+
+    /// Accepts `-` for `_` (`exp-range`, `one-cycle`) and any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase().replace('-', "_");
+        Policy::ALL
+            .into_iter()
+            .find(|p| p.name() == wanted)
+            .ok_or_else(|| UnknownPolicy(s.to_string()))
+    }
+}
+
+/// A schedule's parameters as plain data: what a config file holds. The `policy` key
+/// selects the variant, e.g. in TOML
+///
+/// ```toml
+/// policy = "triangular2"
+/// base_lr = 0.001
+/// max_lr = 0.006
+/// step_size_up = 2000
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "policy", rename_all = "snake_case")]
+pub enum ScheduleConfig {
+    Triangular(CyclicConfig),
+    Triangular2(CyclicConfig),
+    #[serde(alias = "exp-range")]
+    ExpRange(CyclicConfig),
+    #[serde(alias = "one-cycle")]
+    OneCycle(OneCycleConfig),
+    Sgdr(SgdrConfig),
+    Fixed(FixedConfig),
+    Decay(DecayConfig),
+    Exp(ExpConfig),
+    Step(StepDecayConfig),
+    Linear(LinearConfig),
+    Sequence(SequenceConfig),
+}
+
+impl ScheduleConfig {
+    pub fn policy(&self) -> Policy {
+        match self {
+            ScheduleConfig::Triangular(_) => Policy::Triangular,
+            ScheduleConfig::Triangular2(_) => Policy::Triangular2,
+            ScheduleConfig::ExpRange(_) => Policy::ExpRange,
+            ScheduleConfig::OneCycle(_) => Policy::OneCycle,
+            ScheduleConfig::Sgdr(_) => Policy::Sgdr,
+            ScheduleConfig::Fixed(_) => Policy::Fixed,
+            ScheduleConfig::Decay(_) => Policy::Decay,
+            ScheduleConfig::Exp(_) => Policy::Exp,
+            ScheduleConfig::Step(_) => Policy::Step,
+            ScheduleConfig::Linear(_) => Policy::Linear,
+            ScheduleConfig::Sequence(_) => Policy::Sequence,
+        }
+    }
+
+    /// Validates and builds the schedule.
+    pub fn init(self) -> Result<Schedule, ScheduleError> {
+        Schedule::try_from(self)
+    }
+}
+
+/// A validated schedule of any policy. It serializes as its [`ScheduleConfig`], and
+/// deserializing validates, so a `Schedule` read from a file is always usable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ScheduleConfig", into = "ScheduleConfig")]
+pub enum Schedule {
+    Cyclic(Cyclic),
+    OneCycle(OneCycle),
+    Sgdr(Sgdr),
+    Fixed(Fixed),
+    Decay(Decay),
+    Exp(Exp),
+    Step(StepDecay),
+    Linear(Linear),
+    Sequence(Sequence),
+}
+
+impl TryFrom<ScheduleConfig> for Schedule {
+    type Error = ScheduleError;
+
+    fn try_from(c: ScheduleConfig) -> Result<Self, ScheduleError> {
+        Ok(match c {
+            ScheduleConfig::Triangular(c) => Schedule::Cyclic(c.init(CyclicMode::Triangular)?),
+            ScheduleConfig::Triangular2(c) => Schedule::Cyclic(c.init(CyclicMode::Triangular2)?),
+            ScheduleConfig::ExpRange(c) => Schedule::Cyclic(c.init(CyclicMode::ExpRange)?),
+            ScheduleConfig::OneCycle(c) => Schedule::OneCycle(c.init()?),
+            ScheduleConfig::Sgdr(c) => Schedule::Sgdr(c.init()?),
+            ScheduleConfig::Fixed(c) => Schedule::Fixed(c.init()?),
+            ScheduleConfig::Decay(c) => Schedule::Decay(c.init()?),
+            ScheduleConfig::Exp(c) => Schedule::Exp(c.init()?),
+            ScheduleConfig::Step(c) => Schedule::Step(c.init()?),
+            ScheduleConfig::Linear(c) => Schedule::Linear(c.init()?),
+            ScheduleConfig::Sequence(c) => Schedule::Sequence(c.init()?),
+        })
+    }
+}
+
+impl From<Schedule> for ScheduleConfig {
+    fn from(s: Schedule) -> Self {
+        s.config()
+    }
+}
+
+macro_rules! impl_from_policy {
+    ($($variant:ident($ty:ty)),*) => {$(
+        impl From<$ty> for Schedule {
+            fn from(s: $ty) -> Self {
+                Schedule::$variant(s)
+            }
+        }
+    )*};
+}
+impl_from_policy!(
+    Cyclic(Cyclic),
+    OneCycle(OneCycle),
+    Sgdr(Sgdr),
+    Fixed(Fixed),
+    Decay(Decay),
+    Exp(Exp),
+    Step(StepDecay),
+    Linear(Linear),
+    Sequence(Sequence)
+);
+
+impl Schedule {
+    /// Smith's triangular policy: `base_lr` to `max_lr` and back every `2 * step_size` steps.
+    pub fn triangular(base_lr: f64, max_lr: f64, step_size: u64) -> Result<Self, ScheduleError> {
+        ScheduleConfig::Triangular(CyclicConfig::new(base_lr, max_lr, step_size)).init()
+    }
+
+    /// Triangular with the amplitude halved every cycle.
+    pub fn triangular2(base_lr: f64, max_lr: f64, step_size: u64) -> Result<Self, ScheduleError> {
+        ScheduleConfig::Triangular2(CyclicConfig::new(base_lr, max_lr, step_size)).init()
+    }
+
+    /// Triangular with the amplitude scaled by `gamma^step`.
+    pub fn exp_range(
+        base_lr: f64,
+        max_lr: f64,
+        step_size: u64,
+        gamma: f64,
+    ) -> Result<Self, ScheduleError> {
+        ScheduleConfig::ExpRange(CyclicConfig::new(base_lr, max_lr, step_size).with_gamma(gamma))
+            .init()
+    }
+
+    /// One learning rate throughout.
+    pub fn fixed(base_lr: f64) -> Result<Self, ScheduleError> {
+        ScheduleConfig::Fixed(FixedConfig::new(base_lr)).init()
+    }
+
+    pub fn policy(&self) -> Policy {
+        match self {
+            Schedule::Cyclic(c) => match c.mode() {
+                CyclicMode::Triangular => Policy::Triangular,
+                CyclicMode::Triangular2 => Policy::Triangular2,
+                CyclicMode::ExpRange => Policy::ExpRange,
+            },
+            Schedule::OneCycle(_) => Policy::OneCycle,
+            Schedule::Sgdr(_) => Policy::Sgdr,
+            Schedule::Fixed(_) => Policy::Fixed,
+            Schedule::Decay(_) => Policy::Decay,
+            Schedule::Exp(_) => Policy::Exp,
+            Schedule::Step(_) => Policy::Step,
+            Schedule::Linear(_) => Policy::Linear,
+            Schedule::Sequence(_) => Policy::Sequence,
+        }
+    }
+
+    /// The plain parameters this schedule was built from.
+    pub fn config(&self) -> ScheduleConfig {
+        match self {
+            Schedule::Cyclic(c) => {
+                let p = c.config().clone();
+                match c.mode() {
+                    CyclicMode::Triangular => ScheduleConfig::Triangular(p),
+                    CyclicMode::Triangular2 => ScheduleConfig::Triangular2(p),
+                    CyclicMode::ExpRange => ScheduleConfig::ExpRange(p),
+                }
+            }
+            Schedule::OneCycle(s) => ScheduleConfig::OneCycle(s.config().clone()),
+            Schedule::Sgdr(s) => ScheduleConfig::Sgdr(s.config().clone()),
+            Schedule::Fixed(s) => ScheduleConfig::Fixed(s.config().clone()),
+            Schedule::Decay(s) => ScheduleConfig::Decay(s.config().clone()),
+            Schedule::Exp(s) => ScheduleConfig::Exp(s.config().clone()),
+            Schedule::Step(s) => ScheduleConfig::Step(s.config().clone()),
+            Schedule::Linear(s) => ScheduleConfig::Linear(s.config().clone()),
+            Schedule::Sequence(s) => ScheduleConfig::Sequence(s.config().clone()),
+        }
+    }
+
+    /// Whether [`LrSchedule::momentum`] gives values, so a trainer should set momentum too.
+    pub fn cycles_momentum(&self) -> bool {
+        self.momentum(0).is_some()
+    }
+
+    fn inner(&self) -> &dyn LrSchedule {
+        match self {
+            Schedule::Cyclic(s) => s,
+            Schedule::OneCycle(s) => s,
+            Schedule::Sgdr(s) => s,
+            Schedule::Fixed(s) => s,
+            Schedule::Decay(s) => s,
+            Schedule::Exp(s) => s,
+            Schedule::Step(s) => s,
+            Schedule::Linear(s) => s,
+            Schedule::Sequence(s) => s,
+        }
+    }
+}
+
+impl LrSchedule for Schedule {
+    #[inline]
+    fn lr(&self, step: u64) -> f64 {
+        self.inner().lr(step)
+    }
+
+    #[inline]
+    fn momentum(&self, step: u64) -> Option<f64> {
+        self.inner().momentum(step)
+    }
+}

@@ -1,0 +1,116 @@
+//! Schedules as config files: the TOML users write, and the errors they get.
+
+use cyclr::{LrSchedule, Policy, Schedule, ScheduleConfig, ScheduleError};
+
+#[test]
+fn toml_written_by_hand_loads() {
+    let s: Schedule = toml::from_str(
+        r#"
+        policy = "triangular2"
+        base_lr = 0.001
+        max_lr = 0.006
+        step_size_up = 2000
+        "#,
+    )
+    .unwrap();
+    assert_eq!(s.policy(), Policy::Triangular2);
+    assert_eq!(s.lr(0), 0.001);
+    assert!((s.lr(6000) - 0.0035).abs() < 1e-15);
+}
+
+#[test]
+fn hyphenated_policy_names_are_accepted() {
+    let s: Schedule = toml::from_str(
+        "policy = \"exp-range\"\nbase_lr = 0.001\nmax_lr = 0.006\nstep_size_up = 100\ngamma = 0.999\n",
+    )
+    .unwrap();
+    assert_eq!(s.policy(), Policy::ExpRange);
+    assert_eq!("one-cycle".parse::<Policy>().unwrap(), Policy::OneCycle);
+    assert_eq!("Triangular2".parse::<Policy>().unwrap(), Policy::Triangular2);
+    let err = "triangle".parse::<Policy>().unwrap_err().to_string();
+    assert!(err.contains("unknown policy 'triangle'") && err.contains("triangular2"), "{err}");
+}
+
+#[test]
+fn invalid_config_is_rejected_when_read() {
+    let err = toml::from_str::<Schedule>(
+        "policy = \"triangular\"\nbase_lr = 0.01\nmax_lr = 0.001\nstep_size_up = 100\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("max_lr (0.001) is below base_lr (0.01)"), "{err}");
+}
+
+#[test]
+fn misspelt_keys_are_rejected() {
+    let err = toml::from_str::<Schedule>(
+        "policy = \"triangular\"\nbase_lr = 0.001\nmax_lr = 0.006\nstepsize = 100\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("stepsize"), "{err}");
+}
+
+#[test]
+fn warmup_then_triangular2_sequence() {
+    let text = r#"
+        policy = "sequence"
+        boundaries = [500]
+
+        [[schedules]]
+        policy = "linear"
+        start_lr = 0.0
+        end_lr = 0.001
+        steps = 500
+
+        [[schedules]]
+        policy = "triangular2"
+        base_lr = 0.001
+        max_lr = 0.006
+        step_size_up = 2000
+    "#;
+    let s: Schedule = toml::from_str(text).unwrap();
+    assert_eq!(s.lr(0), 0.0);
+    assert!((s.lr(250) - 0.0005).abs() < 1e-15);
+    assert_eq!(s.lr(500), 0.001); // the triangular2 starts at its own step 0
+    assert!((s.lr(2500) - 0.006).abs() < 1e-15);
+    let again: Schedule = toml::from_str(&toml::to_string(&s).unwrap()).unwrap();
+    assert_eq!(again, s);
+}
+
+fn err(text: &str) -> ScheduleError {
+    let c: ScheduleConfig = toml::from_str(text).unwrap();
+    c.init().unwrap_err()
+}
+
+#[test]
+fn each_validation_error_says_what_to_change() {
+    let cases: Vec<(&str, &str)> = vec![
+        ("policy='fixed'\nbase_lr=-0.1", "cannot be negative"),
+        ("policy='fixed'\nbase_lr=nan", "must be a finite number"),
+        ("policy='fixed'\nbase_lr=inf", "must be a finite number"),
+        ("policy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=0", "step_size_up is 0"),
+        ("policy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\nstep_size_down=0", "step_size_down is 0"),
+        ("policy='exp_range'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\ngamma=1.5", "gamma is 1.5"),
+        ("policy='exp_range'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\ngamma=0", "must be in (0, 1]"),
+        ("policy='one_cycle'\nmax_lr=0.1\ntotal_steps=100\npct_start=1.0", "strictly between 0 and 1"),
+        ("policy='one_cycle'\nmax_lr=0.1\ntotal_steps=100\npct_start=0.6\nthree_phase=true", "below 0.5"),
+        ("policy='one_cycle'\nmax_lr=0.1\ntotal_steps=2\npct_start=0.3", "shorter than one step"),
+        ("policy='one_cycle'\nmax_lr=0.1\ntotal_steps=100\ndiv_factor=0", "div_factor is 0"),
+        ("policy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\nbase_momentum=0.9\nmax_momentum=1.0", "momentum must be in [0, 1)"),
+        ("policy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\nbase_momentum=0.95\nmax_momentum=0.85", "swap them"),
+        ("policy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\nbase_momentum=0.85", "needs both"),
+        ("policy='sgdr'\nmax_lr=0.1\nt0=0", "t0 is 0"),
+        ("policy='sgdr'\nmax_lr=0.1\nt0=10\nt_mult=0", "t_mult is 0"),
+        ("policy='step'\nbase_lr=0.1\nstep_size=10\ngamma=2", "gamma is 2"),
+        ("policy='sequence'\nboundaries=[]\nschedules=[]", "at least one schedule"),
+        ("policy='sequence'\nboundaries=[]\n[[schedules]]\npolicy='fixed'\nbase_lr=0.1\n[[schedules]]\npolicy='fixed'\nbase_lr=0.2", "needs 1 boundaries"),
+        ("policy='sequence'\nboundaries=[0]\n[[schedules]]\npolicy='fixed'\nbase_lr=0.1\n[[schedules]]\npolicy='fixed'\nbase_lr=0.2", "strictly increasing"),
+        ("policy='sequence'\nboundaries=[5]\n[[schedules]]\npolicy='fixed'\nbase_lr=0.1\n[[schedules]]\npolicy='fixed'\nbase_lr=-0.2", "schedule 1 of the sequence: base_lr is -0.2"),
+        ("policy='sequence'\nboundaries=[5]\n[[schedules]]\npolicy='fixed'\nbase_lr=0.1\n[[schedules]]\npolicy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\nbase_momentum=0.8\nmax_momentum=0.9", "schedule 1 of the sequence cycles momentum"),
+    ];
+    for (text, needle) in cases {
+        let e = err(text).to_string();
+        assert!(e.contains(needle), "for {text:?}: {e:?} lacks {needle:?}");
+    }
+}
