@@ -1,1 +1,41 @@
-fn main() {}
+//! `cyclr`: cyclical learning rates and the LR range test, from the command line.
+
+mod cmd_schedule;
+mod error;
+mod schedule_args;
+
+use clap::{Parser, Subcommand};
+
+use error::CliResult;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cyclr",
+    version,
+    about = "Cyclical learning rates (Smith, arXiv 1506.01186) and the LR range test, on burn",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print, plot or save a learning-rate schedule.
+    Schedule(cmd_schedule::ScheduleCmd),
+}
+
+fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Schedule(cmd) => cmd_schedule::run(cmd),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e}");
+        std::process::exit(e.exit_code());
+    }
+}

@@ -21,6 +21,8 @@
 pub mod error;
 pub mod momentum;
 pub mod policy;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod range_test;
 pub mod schedule;
 

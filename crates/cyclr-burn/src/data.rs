@@ -1,0 +1,414 @@
+//! CIFAR-10 in the official binary layout (`cifar-10-batches-bin/data_batch_1..5.bin`,
+//! `test_batch.bin`; each record a label byte then 1024 R, 1024 G, 1024 B bytes), read from
+//! a folder or straight from the `.tar.gz` archive without unpacking it to disk.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Component, Path, PathBuf};
+
+use flate2::read::GzDecoder;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+/// Bytes of one image: 3 channels of 32x32.
+pub const IMAGE_BYTES: usize = 3 * 32 * 32;
+/// Bytes of one record: the label, then the image.
+pub const RECORD_BYTES: usize = 1 + IMAGE_BYTES;
+/// Records in each official batch file.
+pub const RECORDS_PER_FILE: usize = 10_000;
+pub const TRAIN_FILES: [&str; 5] = [
+    "data_batch_1.bin",
+    "data_batch_2.bin",
+    "data_batch_3.bin",
+    "data_batch_4.bin",
+    "data_batch_5.bin",
+];
+pub const TEST_FILE: &str = "test_batch.bin";
+pub const CLASS_NAMES: [&str; 10] = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+];
+
+/// Per-channel mean and standard deviation of the CIFAR-10 training images (0-1 scale),
+/// used to normalise inputs.
+pub const MEAN: [f32; 3] = [0.4914, 0.4822, 0.4465];
+pub const STD: [f32; 3] = [0.2470, 0.2435, 0.2616];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is empty: expected CIFAR-10 records of 3073 bytes", path.display())]
+    Empty { path: PathBuf },
+    #[error(
+        "{} is {len} bytes, not a whole number of 3073-byte CIFAR-10 records: the file is \
+         truncated or not in the CIFAR-10 binary layout",
+        path.display()
+    )]
+    RecordSize { path: PathBuf, len: u64 },
+    #[error(
+        "{} holds {count} records; the CIFAR-10 binary layout has 10,000 per file (the file \
+         is truncated, padded or from another dataset)",
+        path.display()
+    )]
+    RecordCount { path: PathBuf, count: usize },
+    #[error(
+        "record {index} of {} has label {label}; CIFAR-10 labels are 0-9 (the file is \
+         corrupt or not CIFAR-10)",
+        path.display()
+    )]
+    Label { path: PathBuf, index: usize, label: u8 },
+    #[error(
+        "{} lacks {member}: expected cifar-10-batches-bin/ with data_batch_1..5.bin and \
+         test_batch.bin (the official binary version, not the Python or MATLAB one)",
+        path.display()
+    )]
+    Missing { path: PathBuf, member: String },
+    #[error("{} is not a readable .tar.gz archive: {message}", path.display())]
+    Archive { path: PathBuf, message: String },
+    #[error(
+        "{} contains the unsafe path '{member}': refusing to read an archive that tries to \
+         escape its folder",
+        path.display()
+    )]
+    UnsafePath { path: PathBuf, member: String },
+    #[error(
+        "{} is neither a folder nor a .tar.gz archive: pass the CIFAR-10 binary archive \
+         (cifar-10-binary.tar.gz) or the folder it unpacks to",
+        path.display()
+    )]
+    NotCifar { path: PathBuf },
+    #[error("--{which} {limit} asks for more images than the {available} available")]
+    LimitTooLarge { which: &'static str, limit: usize, available: usize },
+    #[error("--{which} is 0: give at least 10 images (one per class)")]
+    LimitZero { which: &'static str },
+}
+
+/// Images and labels of one split, images as raw CHW bytes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Split {
+    pub images: Vec<u8>,
+    pub labels: Vec<u8>,
+}
+
+impl Split {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn image(&self, i: usize) -> &[u8] {
+        &self.images[i * IMAGE_BYTES..(i + 1) * IMAGE_BYTES]
+    }
+
+    /// Appends the records of one batch file after validating them.
+    fn push_file(&mut self, path: &Path, bytes: &[u8], exact_count: bool) -> Result<(), DataError> {
+        if bytes.is_empty() {
+            return Err(DataError::Empty { path: path.into() });
+        }
+        if bytes.len() % RECORD_BYTES != 0 {
+            return Err(DataError::RecordSize {
+                path: path.into(),
+                len: bytes.len() as u64,
+            });
+        }
+        let count = bytes.len() / RECORD_BYTES;
+        if exact_count && count != RECORDS_PER_FILE {
+            return Err(DataError::RecordCount { path: path.into(), count });
+        }
+        self.images.reserve(count * IMAGE_BYTES);
+        self.labels.reserve(count);
+        for (index, record) in bytes.chunks_exact(RECORD_BYTES).enumerate() {
+            let label = record[0];
+            if label as usize >= CLASS_NAMES.len() {
+                return Err(DataError::Label { path: path.into(), index, label });
+            }
+            self.labels.push(label);
+            self.images.extend_from_slice(&record[1..]);
+        }
+        Ok(())
+    }
+
+    /// A class-balanced subset of `limit` images: the first `limit / 10` of each class in
+    /// file order (the first `limit % 10` classes get one more), kept in file order.
+    pub fn balanced_subset(&self, limit: usize, which: &'static str) -> Result<Split, DataError> {
+        if limit == 0 {
+            return Err(DataError::LimitZero { which });
+        }
+        if limit > self.len() {
+            return Err(DataError::LimitTooLarge { which, limit, available: self.len() });
+        }
+        if limit == self.len() {
+            return Ok(self.clone());
+        }
+        let k = CLASS_NAMES.len();
+        let quota: Vec<usize> = (0..k).map(|c| limit / k + usize::from(c < limit % k)).collect();
+        let mut taken = vec![0usize; k];
+        let mut out = Split::default();
+        for i in 0..self.len() {
+            let c = self.labels[i] as usize;
+            if taken[c] < quota[c] {
+                taken[c] += 1;
+                out.labels.push(self.labels[i]);
+                out.images.extend_from_slice(self.image(i));
+            }
+        }
+        if out.len() < limit {
+            // Some class has fewer images than its quota: fill from the rest, in order.
+            let mut used = vec![0usize; k];
+            for i in 0..self.len() {
+                let c = self.labels[i] as usize;
+                used[c] += 1;
+                if used[c] > quota[c] && out.len() < limit {
+                    out.labels.push(self.labels[i]);
+                    out.images.extend_from_slice(self.image(i));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Images per class.
+    pub fn class_counts(&self) -> [usize; 10] {
+        let mut counts = [0; 10];
+        for &l in &self.labels {
+            counts[l as usize] += 1;
+        }
+        counts
+    }
+}
+
+/// The CIFAR-10 training and test splits.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cifar10 {
+    pub train: Split,
+    pub test: Split,
+    /// Where the data came from, for reports.
+    pub source: PathBuf,
+}
+
+impl Cifar10 {
+    /// Reads CIFAR-10 from a `.tar.gz` archive, a `cifar-10-batches-bin` folder, or a folder
+    /// that contains one.
+    pub fn load(path: &Path) -> Result<Cifar10, DataError> {
+        let meta = std::fs::metadata(path).map_err(|source| DataError::Io {
+            path: path.into(),
+            source,
+        })?;
+        let mut data = if meta.is_dir() {
+            let dir = if path.join("cifar-10-batches-bin").is_dir() {
+                path.join("cifar-10-batches-bin")
+            } else {
+                path.to_path_buf()
+            };
+            Self::load_dir(&dir)?
+        } else {
+            Self::load_archive(path)?
+        };
+        data.source = path.to_path_buf();
+        Ok(data)
+    }
+
+    fn load_dir(dir: &Path) -> Result<Cifar10, DataError> {
+        let read = |name: &str| -> Result<(PathBuf, Vec<u8>), DataError> {
+            let p = dir.join(name);
+            if !p.exists() {
+                return Err(DataError::Missing { path: dir.into(), member: name.into() });
+            }
+            let bytes = std::fs::read(&p).map_err(|source| DataError::Io { path: p.clone(), source })?;
+            Ok((p, bytes))
+        };
+        let mut data = Cifar10::default();
+        for name in TRAIN_FILES {
+            let (p, bytes) = read(name)?;
+            data.train.push_file(&p, &bytes, true)?;
+        }
+        let (p, bytes) = read(TEST_FILE)?;
+        data.test.push_file(&p, &bytes, true)?;
+        Ok(data)
+    }
+
+    fn load_archive(path: &Path) -> Result<Cifar10, DataError> {
+        let file = File::open(path).map_err(|source| DataError::Io { path: path.into(), source })?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len == 0 {
+            return Err(DataError::Empty { path: path.into() });
+        }
+        let mut magic = [0u8; 2];
+        let mut probe = &file;
+        let _ = probe.read(&mut magic);
+        if magic != [0x1f, 0x8b] {
+            return Err(DataError::NotCifar { path: path.into() });
+        }
+        let file = File::open(path).map_err(|source| DataError::Io { path: path.into(), source })?;
+        let archive_err = |e: std::io::Error| DataError::Archive {
+            path: path.into(),
+            message: e.to_string(),
+        };
+        let mut archive = tar::Archive::new(GzDecoder::new(BufReader::with_capacity(1 << 20, file)));
+        let mut members: Vec<Option<Vec<u8>>> = vec![None; TRAIN_FILES.len() + 1];
+        for entry in archive.entries().map_err(archive_err)? {
+            let mut entry = entry.map_err(archive_err)?;
+            let member = entry.path().map_err(archive_err)?.into_owned();
+            if member.components().any(|c| {
+                matches!(c, Component::ParentDir | Component::RootDir | Component::Prefix(_))
+            }) {
+                return Err(DataError::UnsafePath {
+                    path: path.into(),
+                    member: member.display().to_string(),
+                });
+            }
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let Some(name) = member.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let slot = TRAIN_FILES
+                .iter()
+                .position(|f| *f == name)
+                .or((name == TEST_FILE).then_some(TRAIN_FILES.len()));
+            if let Some(slot) = slot {
+                let mut bytes = Vec::with_capacity(entry.size() as usize);
+                entry.read_to_end(&mut bytes).map_err(archive_err)?;
+                members[slot] = Some(bytes);
+            }
+        }
+        let mut data = Cifar10::default();
+        for (slot, bytes) in members.into_iter().enumerate() {
+            let name = if slot < TRAIN_FILES.len() { TRAIN_FILES[slot] } else { TEST_FILE };
+            let bytes = bytes.ok_or_else(|| DataError::Missing {
+                path: path.into(),
+                member: format!("cifar-10-batches-bin/{name}"),
+            })?;
+            let label = path.join(name);
+            let split = if slot < TRAIN_FILES.len() { &mut data.train } else { &mut data.test };
+            split.push_file(&label, &bytes, true)?;
+        }
+        Ok(data)
+    }
+
+    /// Class-balanced subsets of both splits (`None` keeps a split whole).
+    pub fn limit(self, train: Option<usize>, test: Option<usize>) -> Result<Cifar10, DataError> {
+        Ok(Cifar10 {
+            train: match train {
+                Some(n) => self.train.balanced_subset(n, "train-limit")?,
+                None => self.train,
+            },
+            test: match test {
+                Some(n) => self.test.balanced_subset(n, "test-limit")?,
+                None => self.test,
+            },
+            source: self.source,
+        })
+    }
+}
+
+/// The order of the training images in `epoch` (0-based): a pure function of the seed and
+/// the epoch, so a resumed run sees exactly the batches an uninterrupted one would.
+pub fn epoch_order(len: usize, seed: u64, epoch: u64) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..len as u32).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    order.shuffle(&mut rng);
+    order
+}
+
+/// A batch ready for the model: normalised CHW floats and labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub images: Vec<f32>,
+    pub labels: Vec<i64>,
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+}
+
+/// Builds the batch of the given image indices, normalised with [`MEAN`] and [`STD`].
+pub fn make_batch(split: &Split, indices: &[u32]) -> Batch {
+    let mut images = Vec::with_capacity(indices.len() * IMAGE_BYTES);
+    let mut labels = Vec::with_capacity(indices.len());
+    // One multiply-add per byte: scale and shift folded per channel.
+    let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * STD[c]));
+    let shift: [f32; 3] = std::array::from_fn(|c| -MEAN[c] / STD[c]);
+    for &i in indices {
+        let img = split.image(i as usize);
+        for c in 0..3 {
+            let plane = &img[c * 1024..(c + 1) * 1024];
+            images.extend(plane.iter().map(|&b| b as f32 * scale[c] + shift[c]));
+        }
+        labels.push(split.labels[i as usize] as i64);
+    }
+    Batch { images, labels }
+}
+
+/// Batches of one epoch, built on a background thread a few ahead of the consumer so the
+/// model never waits for data. Batches before `skip` are not built (resuming mid-epoch).
+pub struct Prefetcher {
+    rx: std::sync::mpsc::Receiver<Batch>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Prefetcher {
+    pub fn new(split: std::sync::Arc<Split>, order: Vec<u32>, batch_size: usize, skip: usize) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        let handle = std::thread::Builder::new()
+            .name("cyclr-prefetch".into())
+            .spawn(move || {
+                for chunk in order.chunks(batch_size).skip(skip) {
+                    if tx.send(make_batch(&split, chunk)).is_err() {
+                        break; // the consumer stopped early
+                    }
+                }
+            })
+            .expect("spawning a thread");
+        Self { rx, handle: Some(handle) }
+    }
+}
+
+impl Iterator for Prefetcher {
+    type Item = Batch;
+    fn next(&mut self) -> Option<Batch> {
+        self.rx.recv().ok()
+    }
+}
+
+impl Drop for Prefetcher {
+    fn drop(&mut self) {
+        // Dropping the receiver first ends the producer's loop.
+        let (_, dead) = std::sync::mpsc::sync_channel(0);
+        drop(std::mem::replace(&mut self.rx, dead));
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Where the shared test data sits relative to the workspace (for tests and benchmarks).
+pub fn shared_archive() -> PathBuf {
+    std::env::var_os("CYCLR_TEST_DATA").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/cifar-10-binary.tar.gz")
+    })
+}

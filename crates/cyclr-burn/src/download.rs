@@ -1,0 +1,158 @@
+//! Fetching the official CIFAR-10 binary archive into a per-user cache, with its checksum
+//! verified. A partial download never takes the final name.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+
+/// Where the authors publish the binary version of CIFAR-10.
+pub const OFFICIAL_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+/// Its MD5 as published by the authors.
+pub const OFFICIAL_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
+/// Its size in bytes.
+pub const OFFICIAL_SIZE: u64 = 170_052_171;
+/// The file name in the cache.
+pub const ARCHIVE_NAME: &str = "cifar-10-binary.tar.gz";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("downloading {url} failed: {message}. Check the connection and run the command again")]
+    Http { url: String, message: String },
+    #[error(
+        "the download from {url} is corrupt: MD5 {actual}, expected {expected}. It was deleted; \
+         run the command again"
+    )]
+    Checksum { url: String, expected: String, actual: String },
+    #[error(
+        "the download from {url} stopped after {got} of {expected} bytes. It was deleted; run \
+         the command again"
+    )]
+    Incomplete { url: String, got: u64, expected: u64 },
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "no cache folder could be found for this user: set CYCLR_CACHE_DIR to a writable \
+         folder, or pass --data"
+    )]
+    NoCacheDir,
+}
+
+/// What to fetch and how to check it.
+#[derive(Debug, Clone)]
+pub struct DownloadSpec {
+    pub url: String,
+    pub md5: String,
+    pub size: Option<u64>,
+}
+
+impl DownloadSpec {
+    pub fn official() -> Self {
+        Self {
+            url: OFFICIAL_URL.into(),
+            md5: OFFICIAL_MD5.into(),
+            size: Some(OFFICIAL_SIZE),
+        }
+    }
+}
+
+/// The per-user cache folder: `$CYCLR_CACHE_DIR`, else `$XDG_CACHE_HOME/cyclr`
+/// (`~/.cache/cyclr` on Linux).
+pub fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("CYCLR_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    dirs::cache_dir().map(|d| d.join("cyclr"))
+}
+
+/// The cached archive, if a complete one is there.
+pub fn cached_archive() -> Option<PathBuf> {
+    let p = cache_dir()?.join(ARCHIVE_NAME);
+    p.is_file().then_some(p)
+}
+
+/// Downloads `spec.url` to `dest`, calling `progress(bytes_so_far, total)` as it goes.
+/// The bytes go to a `.partial` file that is renamed only after the checksum matches; on
+/// any failure it is deleted, so `dest` is either complete and verified or absent.
+pub fn download(
+    spec: &DownloadSpec,
+    dest: &Path,
+    progress: &mut dyn FnMut(u64, Option<u64>),
+) -> Result<PathBuf, DownloadError> {
+    let partial = crate::io::partial_path(dest);
+    let result = fetch(spec, &partial, progress).and_then(|()| {
+        std::fs::rename(&partial, dest).map_err(|source| DownloadError::Io {
+            path: dest.into(),
+            source,
+        })
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result.map(|()| dest.to_path_buf())
+}
+
+fn fetch(
+    spec: &DownloadSpec,
+    partial: &Path,
+    progress: &mut dyn FnMut(u64, Option<u64>),
+) -> Result<(), DownloadError> {
+    let http = |e: ureq::Error| DownloadError::Http {
+        url: spec.url.clone(),
+        message: e.to_string(),
+    };
+    if let Some(dir) = partial.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| DownloadError::Io { path: dir.into(), source })?;
+    }
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(30)))
+            // A stalled transfer fails instead of hanging forever.
+            .timeout_recv_response(Some(Duration::from_secs(60)))
+            .build(),
+    );
+    let mut response = agent.get(&spec.url).call().map_err(http)?;
+    let total = response.body().content_length().or(spec.size);
+    let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+    let io_err = |source| DownloadError::Io { path: partial.into(), source };
+    let mut file = File::create(partial).map_err(io_err)?;
+    let mut hasher = Md5::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(DownloadError::Http {
+                    url: spec.url.clone(),
+                    message: format!("{e} after {got} bytes"),
+                });
+            }
+        };
+        file.write_all(&buf[..n]).map_err(io_err)?;
+        hasher.update(&buf[..n]);
+        got += n as u64;
+        progress(got, total);
+    }
+    file.sync_all().map_err(io_err)?;
+    if let Some(expected) = total.filter(|&t| t != got) {
+        return Err(DownloadError::Incomplete { url: spec.url.clone(), got, expected });
+    }
+    let actual = format!("{:x}", hasher.finalize());
+    if !actual.eq_ignore_ascii_case(&spec.md5) {
+        return Err(DownloadError::Checksum {
+            url: spec.url.clone(),
+            expected: spec.md5.clone(),
+            actual,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,276 @@
+//! Adam and SGD as burn optimizers whose momentum (Adam's beta1) can change every step, so
+//! that it can follow a cyclical schedule. burn's stock optimizers fix momentum when they
+//! are built; these read it from a shared [`MomentumHandle`] instead.
+//!
+//! Semantics follow PyTorch: SGD momentum without dampening (`buf = m * buf + g`), weight
+//! decay added to the gradient; Adam with bias correction `1 - beta1^t` using the current
+//! beta1, as `torch.optim.Adam` does when `OneCycleLR` cycles it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use burn::optim::{ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
+use burn::tensor::{Device, Tensor};
+use burn_pack::Scalar;
+use serde::{Deserialize, Serialize};
+
+/// A momentum (or beta1) value shared between a schedule and an optimizer.
+#[derive(Debug, Clone)]
+pub struct MomentumHandle(Arc<AtomicU64>);
+
+impl MomentumHandle {
+    pub fn new(value: f64) -> Self {
+        Self(Arc::new(AtomicU64::new(value.to_bits())))
+    }
+
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+
+    pub fn set(&self, value: f64) {
+        self.0.store(value.to_bits(), Ordering::Relaxed);
+    }
+}
+
+/// The optimizer of a run, as plain config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "optimizer", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OptimizerConfig {
+    /// Adam with the seed's (Keras') defaults: beta1 0.9, beta2 0.999, epsilon 1e-7.
+    Adam {
+        beta1: f64,
+        beta2: f64,
+        epsilon: f64,
+        weight_decay: f64,
+    },
+    /// SGD with momentum as in the paper and PyTorch (dampening 0).
+    Sgd {
+        momentum: f64,
+        weight_decay: f64,
+        nesterov: bool,
+    },
+}
+
+impl OptimizerConfig {
+    pub fn adam() -> Self {
+        OptimizerConfig::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+            weight_decay: 0.0,
+        }
+    }
+
+    pub fn sgd() -> Self {
+        OptimizerConfig::Sgd {
+            momentum: 0.9,
+            weight_decay: 0.0,
+            nesterov: false,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            OptimizerConfig::Adam { .. } => "adam",
+            OptimizerConfig::Sgd { .. } => "sgd",
+        }
+    }
+
+    /// The starting momentum (Adam: beta1).
+    pub fn momentum(&self) -> f64 {
+        match *self {
+            OptimizerConfig::Adam { beta1, .. } => beta1,
+            OptimizerConfig::Sgd { momentum, .. } => momentum,
+        }
+    }
+
+    /// Checks the parameters; the message says what to change.
+    pub fn validate(&self) -> Result<(), String> {
+        let unit = |name: &str, v: f64| {
+            if v.is_finite() && (0.0..1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("{name} is {v}, but it must be in [0, 1)"))
+            }
+        };
+        let nonneg = |name: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{name} is {v}, but it must be a finite number >= 0"))
+            }
+        };
+        match *self {
+            OptimizerConfig::Adam { beta1, beta2, epsilon, weight_decay } => {
+                unit("beta1", beta1)?;
+                unit("beta2", beta2)?;
+                nonneg("weight_decay", weight_decay)?;
+                if !(epsilon.is_finite() && epsilon > 0.0) {
+                    return Err(format!("epsilon is {epsilon}, but it must be > 0 (e.g. 1e-7)"));
+                }
+                Ok(())
+            }
+            OptimizerConfig::Sgd { momentum, weight_decay, .. } => {
+                unit("momentum", momentum)?;
+                nonneg("weight_decay", weight_decay)
+            }
+        }
+    }
+
+    /// Builds the burn optimizer and the handle that sets its momentum.
+    pub fn init(&self) -> (ModuleOptimizer, MomentumHandle) {
+        let handle = MomentumHandle::new(self.momentum());
+        let optim = match *self {
+            OptimizerConfig::Adam { beta2, epsilon, weight_decay, .. } => ModuleOptimizer::from(Adam {
+                beta1: handle.clone(),
+                beta2: beta2 as f32,
+                epsilon: epsilon as f32,
+                weight_decay: weight_decay as f32,
+            }),
+            OptimizerConfig::Sgd { weight_decay, nesterov, .. } => ModuleOptimizer::from(Sgd {
+                momentum: handle.clone(),
+                weight_decay: weight_decay as f32,
+                nesterov,
+            }),
+        };
+        (optim, handle)
+    }
+}
+
+/// Adam whose beta1 is read from a [`MomentumHandle`] at every step.
+#[derive(Clone)]
+pub struct Adam {
+    pub beta1: MomentumHandle,
+    pub beta2: f32,
+    pub epsilon: f32,
+    pub weight_decay: f32,
+}
+
+/// Adam's state for one parameter.
+#[derive(Clone)]
+pub struct AdamState<const D: usize> {
+    pub step: u64,
+    pub moment_1: Tensor<D>,
+    pub moment_2: Tensor<D>,
+}
+
+impl<const D: usize> RecordState for AdamState<D> {
+    fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
+        out.push_scalar(prefix, "step", Scalar::from(self.step));
+        out.push_tensor(prefix, "moment_1", self.moment_1.clone().into_data());
+        out.push_tensor(prefix, "moment_2", self.moment_2.clone().into_data());
+    }
+
+    fn state_unflatten(prefix: &str, src: &mut StateSource, device: &Device) -> Option<Self> {
+        Some(Self {
+            step: u64::try_from(src.take_scalar(prefix, "step")?).ok()?,
+            moment_1: Tensor::from_data(src.take_tensor(prefix, "moment_1")?, device),
+            moment_2: Tensor::from_data(src.take_tensor(prefix, "moment_2")?, device),
+        })
+    }
+}
+
+impl Optimizer for Adam {
+    type State<const D: usize> = AdamState<D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: f64,
+        tensor: Tensor<D>,
+        mut grad: Tensor<D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<D>, Option<Self::State<D>>) {
+        let beta1 = self.beta1.get() as f32;
+        let beta2 = self.beta2;
+        if self.weight_decay != 0.0 {
+            grad = grad + tensor.clone().mul_scalar(self.weight_decay);
+        }
+        let state = match state {
+            Some(s) => AdamState {
+                step: s.step + 1,
+                moment_1: s.moment_1.mul_scalar(beta1) + grad.clone().mul_scalar(1.0 - beta1),
+                moment_2: s.moment_2.mul_scalar(beta2) + grad.square().mul_scalar(1.0 - beta2),
+            },
+            None => AdamState {
+                step: 1,
+                moment_1: grad.clone().mul_scalar(1.0 - beta1),
+                moment_2: grad.square().mul_scalar(1.0 - beta2),
+            },
+        };
+        let t = state.step.min(i32::MAX as u64) as i32;
+        let bc1 = 1.0 - (beta1 as f64).powi(t);
+        let bc2_sqrt = (1.0 - (beta2 as f64).powi(t)).sqrt();
+        // lr * m_hat / (sqrt(v_hat) + eps), rearranged to scale the small tensors once.
+        let step_size = (lr * bc2_sqrt / bc1) as f32;
+        let denom = state
+            .moment_2
+            .clone()
+            .sqrt()
+            .add_scalar(self.epsilon * bc2_sqrt as f32);
+        let update = state.moment_1.clone().div(denom).mul_scalar(step_size);
+        (tensor - update, Some(state))
+    }
+
+    fn to_device<const D: usize>(mut state: Self::State<D>, device: &Device) -> Self::State<D> {
+        state.moment_1 = state.moment_1.to_device(device);
+        state.moment_2 = state.moment_2.to_device(device);
+        state
+    }
+}
+
+/// SGD with momentum (PyTorch semantics, no dampening) read from a [`MomentumHandle`].
+#[derive(Clone)]
+pub struct Sgd {
+    pub momentum: MomentumHandle,
+    pub weight_decay: f32,
+    pub nesterov: bool,
+}
+
+/// SGD's momentum buffer for one parameter.
+#[derive(Clone)]
+pub struct SgdState<const D: usize> {
+    pub buffer: Tensor<D>,
+}
+
+impl<const D: usize> RecordState for SgdState<D> {
+    fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
+        out.push_tensor(prefix, "buffer", self.buffer.clone().into_data());
+    }
+
+    fn state_unflatten(prefix: &str, src: &mut StateSource, device: &Device) -> Option<Self> {
+        Some(Self {
+            buffer: Tensor::from_data(src.take_tensor(prefix, "buffer")?, device),
+        })
+    }
+}
+
+impl Optimizer for Sgd {
+    type State<const D: usize> = SgdState<D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: f64,
+        tensor: Tensor<D>,
+        mut grad: Tensor<D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<D>, Option<Self::State<D>>) {
+        let momentum = self.momentum.get() as f32;
+        if self.weight_decay != 0.0 {
+            grad = grad + tensor.clone().mul_scalar(self.weight_decay);
+        }
+        let buffer = match state {
+            Some(s) => s.buffer.mul_scalar(momentum) + grad.clone(),
+            None => grad.clone(),
+        };
+        let direction = if self.nesterov {
+            grad + buffer.clone().mul_scalar(momentum)
+        } else {
+            buffer.clone()
+        };
+        (tensor - direction.mul_scalar(lr as f32), Some(SgdState { buffer }))
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
+        SgdState { buffer: state.buffer.to_device(device) }
+    }
+}

@@ -1,0 +1,203 @@
+//! `cyclr schedule`: print, plot or save learning-rate schedules.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use cyclr::plot::{Chart, Series};
+use cyclr::{LrSchedule, Policy, Schedule};
+
+use crate::error::{CliError, CliResult};
+use crate::schedule_args::{ScheduleArgs, parse_policy, read_schedule_file, write_schedule_file};
+
+#[derive(Debug, Args)]
+pub struct ScheduleCmd {
+    /// Policies: triangular triangular2 exp_range one_cycle sgdr fixed decay exp step linear
+    /// (several are drawn together to compare them).
+    #[arg(value_parser = parse_policy, value_name = "POLICY")]
+    pub policies: Vec<Policy>,
+    /// Number of steps to evaluate, 0..N-1 (default: three cycles, or the whole schedule).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Print JSON records instead of CSV.
+    #[arg(long)]
+    pub json: bool,
+    /// Draw the learning rate (and momentum on a second axis) to FILE.png or FILE.svg.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Read the schedule from a TOML (or .json) file instead of flags.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Write the schedule's config as TOML (or .json) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub save_config: Option<PathBuf>,
+    /// Print the values even when --plot or --save-config is given.
+    #[arg(long)]
+    pub print: bool,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+}
+
+/// A length that shows a schedule's shape: three cycles, or the whole of a finite one.
+pub fn default_steps(s: &Schedule) -> u64 {
+    use cyclr::ScheduleConfig as C;
+    match s.config() {
+        C::Triangular(c) | C::Triangular2(c) | C::ExpRange(c) => {
+            3 * (c.step_size_up + c.step_size_down.unwrap_or(c.step_size_up))
+        }
+        C::OneCycle(c) => c.total_steps,
+        C::Sgdr(c) => c.t0.saturating_mul(1 + c.t_mult + c.t_mult.saturating_mul(c.t_mult)),
+        C::Decay(c) => 2 * c.step_size,
+        C::Step(c) => 4 * c.step_size,
+        C::Linear(c) => c.steps + 1,
+        C::Exp(_) | C::Fixed(_) => 10_000,
+        C::Sequence(c) => c.boundaries.last().map_or(10_000, |b| 2 * b),
+    }
+}
+
+pub fn run(cmd: ScheduleCmd) -> CliResult {
+    let schedules: Vec<Schedule> = match &cmd.config {
+        Some(path) => {
+            if !cmd.policies.is_empty() || !cmd.schedule.is_empty() {
+                return Err(CliError::usage(
+                    "give either policies with flags or --config FILE, not both",
+                ));
+            }
+            vec![read_schedule_file(path)?]
+        }
+        None if cmd.policies.is_empty() => {
+            return Err(CliError::usage(
+                "name a policy, e.g. `cyclr schedule triangular --base-lr 0.001 --max-lr 0.006 --step-size-up 2000`, or pass --config FILE",
+            ));
+        }
+        None => cmd.schedule.schedules(&cmd.policies)?,
+    };
+    let steps = cmd
+        .steps
+        .unwrap_or_else(|| schedules.iter().map(default_steps).max().unwrap_or(1000));
+    if steps == 0 {
+        return Err(CliError::usage("--steps is 0: give at least 1"));
+    }
+    if steps > 100_000_000 {
+        return Err(CliError::usage(format!(
+            "--steps {steps} is too many to print or plot: give at most 100,000,000"
+        )));
+    }
+
+    if let Some(path) = &cmd.save_config {
+        if schedules.len() != 1 {
+            return Err(CliError::usage(
+                "--save-config writes one schedule: name a single policy",
+            ));
+        }
+        write_schedule_file(path, &schedules[0])?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = &cmd.plot {
+        chart(&schedules, steps).save(path).map_err(anyhow::Error::from)?;
+        eprintln!("wrote {}", path.display());
+    }
+    if cmd.print || (cmd.plot.is_none() && cmd.save_config.is_none()) {
+        print_values(&schedules, steps, cmd.json)?;
+    }
+    Ok(())
+}
+
+fn column_names(schedules: &[Schedule]) -> Vec<String> {
+    let mut cols = vec!["step".to_string()];
+    for s in schedules {
+        let (lr, m) = if schedules.len() == 1 {
+            ("lr".to_string(), "momentum".to_string())
+        } else {
+            (s.policy().to_string(), format!("{}_momentum", s.policy()))
+        };
+        cols.push(lr);
+        if s.cycles_momentum() {
+            cols.push(m);
+        }
+    }
+    cols
+}
+
+fn print_values(schedules: &[Schedule], steps: u64, json: bool) -> CliResult {
+    let names = column_names(schedules);
+    let stdout = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(stdout);
+    let row = |step: u64| -> Vec<f64> {
+        let mut v = vec![step as f64];
+        for s in schedules {
+            v.push(s.lr(step));
+            if let Some(m) = s.momentum(step) {
+                v.push(m);
+            }
+        }
+        v
+    };
+    let result: std::io::Result<()> = (|| {
+        if json {
+            writeln!(out, "[")?;
+            for step in 0..steps {
+                let r = row(step);
+                let fields: Vec<String> = names
+                    .iter()
+                    .zip(&r)
+                    .enumerate()
+                    .map(|(i, (n, v))| {
+                        if i == 0 { format!("\"{n}\":{step}") } else { format!("\"{n}\":{v:?}") }
+                    })
+                    .collect();
+                let sep = if step + 1 < steps { "," } else { "" };
+                writeln!(out, "{{{}}}{sep}", fields.join(","))?;
+            }
+            writeln!(out, "]")?;
+        } else {
+            writeln!(out, "{}", names.join(","))?;
+            for step in 0..steps {
+                let r = row(step);
+                write!(out, "{step}")?;
+                for v in &r[1..] {
+                    // `{:?}` prints the shortest text that reads back to the same f64.
+                    write!(out, ",{v:?}")?;
+                }
+                writeln!(out)?;
+            }
+        }
+        out.flush()
+    })();
+    match result {
+        // A closed pipe (`| head`) is the reader's choice, not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.map_err(|e| CliError::Failed(e.into())),
+    }
+}
+
+fn chart(schedules: &[Schedule], steps: u64) -> Chart {
+    // Thousands of points per line are plenty for a picture.
+    let stride = (steps / 4000).max(1);
+    let xs: Vec<u64> = (0..steps).step_by(stride as usize).chain([steps - 1]).collect();
+    let names: Vec<_> = schedules.iter().map(|s| s.policy().to_string()).collect();
+    let title = if schedules.len() == 1 {
+        format!("{} learning-rate schedule", names[0])
+    } else {
+        format!("Learning-rate schedules: {}", names.join(", "))
+    };
+    let mut chart = Chart::new(title, "iteration", "learning rate");
+    let mut momentum = Vec::new();
+    for s in schedules {
+        let label = s.policy().to_string();
+        chart = chart.line(Series::new(
+            &label,
+            xs.iter().map(|&x| (x as f64, s.lr(x))).collect(),
+        ));
+        if s.cycles_momentum() {
+            momentum.push(Series::new(
+                format!("{label} momentum"),
+                xs.iter().filter_map(|&x| Some((x as f64, s.momentum(x)?))).collect(),
+            ));
+        }
+    }
+    if !momentum.is_empty() {
+        chart = chart.right_axis("momentum", momentum);
+    }
+    chart
+}

@@ -1,0 +1,341 @@
+//! Line charts as PNG or SVG (feature `plot`): schedules, range tests, training curves.
+//! One small spec type, drawn with plotters; the font is bundled so no system library is
+//! needed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+fn register_font() {
+    REGISTER.call_once(|| {
+        // The bundled font is known to parse; failure would be a build defect.
+        if plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_err() {
+            eprintln!("warning: bundled font failed to load; chart text may be missing");
+        }
+    });
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    #[error("cannot plot '{title}': {reason}")]
+    NoData { title: String, reason: String },
+    #[error("cannot write the chart {}: {message}", path.display())]
+    Write { path: PathBuf, message: String },
+    #[error("unsupported chart format '{}': use a .png or .svg file name", path.display())]
+    Format { path: PathBuf },
+}
+
+/// One line on a chart.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Series {
+    pub fn new(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            label: label.into(),
+            points,
+        }
+    }
+}
+
+/// A labelled point on the left axis (e.g. a range-test suggestion), or a vertical line
+/// when `y` is `None`.
+#[derive(Debug, Clone)]
+pub struct Marker {
+    pub label: String,
+    pub x: f64,
+    pub y: Option<f64>,
+}
+
+/// A chart: lines on a left axis, optionally more lines on a right axis, an optional
+/// shaded band of x values, and markers.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    /// Draw x on a log10 scale (range tests with an exponential ramp).
+    pub log_x: bool,
+    pub series: Vec<Series>,
+    pub right_label: Option<String>,
+    pub right_series: Vec<Series>,
+    pub band: Option<(f64, f64, String)>,
+    pub markers: Vec<Marker>,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Chart {
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Self {
+        Self {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            log_x: false,
+            series: Vec::new(),
+            right_label: None,
+            right_series: Vec::new(),
+            band: None,
+            markers: Vec::new(),
+            width: 1000,
+            height: 600,
+        }
+    }
+
+    pub fn line(mut self, series: Series) -> Self {
+        self.series.push(series);
+        self
+    }
+
+    pub fn right_axis(mut self, label: impl Into<String>, series: Vec<Series>) -> Self {
+        self.right_label = Some(label.into());
+        self.right_series = series;
+        self
+    }
+
+    /// Writes the chart; the format follows the extension (`.png` or `.svg`). The file
+    /// appears complete or not at all.
+    pub fn save(&self, path: &Path) -> Result<(), PlotError> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase());
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("chart");
+        let tmp = path.with_file_name(format!(".{name}.partial.{}", ext.as_deref().unwrap_or("")));
+        let write_err = |message: String| PlotError::Write {
+            path: path.to_path_buf(),
+            message,
+        };
+        match ext.as_deref() {
+            Some("png") => {
+                register_font();
+                let root = BitMapBackend::new(&tmp, (self.width, self.height)).into_drawing_area();
+                self.draw(root).map_err(write_err)?;
+            }
+            Some("svg") => {
+                let svg = self.to_svg()?;
+                std::fs::write(&tmp, svg).map_err(|e| write_err(e.to_string()))?;
+            }
+            _ => return Err(PlotError::Format { path: path.to_path_buf() }),
+        }
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            write_err(e.to_string())
+        })
+    }
+
+    /// The chart as an SVG document, e.g. to inline in an HTML page.
+    pub fn to_svg(&self) -> Result<String, PlotError> {
+        let mut out = String::new();
+        {
+            let root = SVGBackend::with_string(&mut out, (self.width, self.height))
+                .into_drawing_area();
+            self.draw(root).map_err(|message| PlotError::Write {
+                path: PathBuf::from("<svg>"),
+                message,
+            })?;
+        }
+        Ok(out)
+    }
+
+    fn tx(&self, x: f64) -> f64 {
+        if self.log_x { x.log10() } else { x }
+    }
+
+    fn range(&self, values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+        let (lo, hi) = values
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        if !lo.is_finite() {
+            return None;
+        }
+        let pad = if hi > lo { (hi - lo) * 0.05 } else { lo.abs().max(1e-12) * 0.1 };
+        Some((lo - pad, hi + pad))
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), String> {
+        let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+        let no_data = |what: &str| format!("'{}' has no finite {what} to plot", self.title);
+        let all = self.series.iter().chain(&self.right_series);
+        let xs = all.flat_map(|s| s.points.iter().map(|p| self.tx(p.0)));
+        let (x0, x1) = self.range(xs).ok_or_else(|| no_data("x values"))?;
+        let ys = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
+        let (y0, y1) = self.range(ys).ok_or_else(|| no_data("y values"))?;
+        let rs = self.right_series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
+        let (r0, r1) = self.range(rs).unwrap_or((0.0, 1.0));
+
+        root.fill(&WHITE).map_err(e)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&self.title, ("sans-serif", 22))
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(72)
+            .right_y_label_area_size(if self.right_label.is_some() { 72 } else { 0 })
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(e)?
+            .set_secondary_coord(x0..x1, r0..r1);
+
+        let log_x = self.log_x;
+        let x_fmt = move |v: &f64| {
+            if log_x { short(10f64.powf(*v)) } else { short(*v) }
+        };
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&|v| short(*v))
+            .label_style(("sans-serif", 14))
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(BLACK.mix(0.08))
+            .draw()
+            .map_err(e)?;
+        if let Some(label) = &self.right_label {
+            chart
+                .configure_secondary_axes()
+                .y_desc(label)
+                .y_label_formatter(&|v| short(*v))
+                .label_style(("sans-serif", 14))
+                .draw()
+                .map_err(e)?;
+        }
+
+        if let Some((b0, b1, label)) = &self.band {
+            let (b0, b1) = (self.tx(*b0), self.tx(*b1));
+            let fill = GREEN.mix(0.15).filled();
+            chart
+                .draw_series(std::iter::once(Rectangle::new([(b0, y0), (b1, y1)], fill)))
+                .map_err(e)?
+                .label(label)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], fill));
+        }
+
+        let mut color_index = 0;
+        let mut next_color = || {
+            let (r, g, b) = TAB10[color_index % TAB10.len()];
+            color_index += 1;
+            RGBColor(r, g, b).to_rgba()
+        };
+        for s in &self.series {
+            let color = next_color();
+            let pts = s.points.iter().map(|&(x, y)| (self.tx(x), y)).filter(|p| p.0.is_finite() && p.1.is_finite());
+            chart
+                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+                .map_err(e)?
+                .label(&s.label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
+        for s in &self.right_series {
+            let color = next_color().mix(0.8);
+            let pts = s.points.iter().map(|&(x, y)| (self.tx(x), y)).filter(|p| p.0.is_finite() && p.1.is_finite());
+            chart
+                .draw_secondary_series(LineSeries::new(pts, color.stroke_width(1)))
+                .map_err(e)?
+                .label(format!("{} (right axis)", s.label))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        for m in &self.markers {
+            let color = next_color();
+            let x = self.tx(m.x);
+            if !x.is_finite() {
+                continue;
+            }
+            match m.y {
+                Some(y) => chart
+                    .draw_series(std::iter::once(Circle::new((x, y), 6, color.filled())))
+                    .map_err(e)?,
+                None => chart
+                    .draw_series(DashedLineSeries::new([(x, y0), (x, y1)], 6, 4, color.stroke_width(2)))
+                    .map_err(e)?,
+            }
+            .label(&m.label)
+            .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
+        }
+
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 14))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(e)?;
+        root.present().map_err(e)?;
+        Ok(())
+    }
+}
+
+/// Matplotlib's tab10: distinct colours that read well on white.
+const TAB10: [(u8, u8, u8); 10] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+];
+
+/// Compact tick labels: 0.005, 1.2e-4, 12k.
+fn short(v: f64) -> String {
+    let a = v.abs();
+    if v == 0.0 {
+        "0".into()
+    } else if a >= 1e5 || a < 1e-3 {
+        let s = format!("{v:.1e}");
+        s.replace(".0e", "e")
+    } else if a >= 1000.0 {
+        format!("{}", (v * 100.0).round() / 100.0)
+    } else {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn png_and_svg_are_written_and_empty_data_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("cyclr-plot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let chart = Chart::new("t", "step", "lr")
+            .line(Series::new("a", (0..100).map(|i| (i as f64, (i as f64).sin())).collect()));
+        chart.save(&dir.join("a.png")).unwrap();
+        chart.save(&dir.join("a.svg")).unwrap();
+        let png = std::fs::read(dir.join("a.png")).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        let svg = std::fs::read_to_string(dir.join("a.svg")).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("polyline"));
+        let empty = Chart::new("empty", "x", "y").line(Series::new("a", vec![(0.0, f64::NAN)]));
+        assert!(empty.save(&dir.join("b.png")).unwrap_err().to_string().contains("no finite"));
+        assert!(!dir.join("b.png").exists());
+        assert!(chart.save(&dir.join("a.jpg")).unwrap_err().to_string().contains(".png or .svg"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn short_labels() {
+        assert_eq!(short(0.005), "0.005");
+        assert_eq!(short(0.0001), "1e-4");
+        assert_eq!(short(2500.0), "2500");
+        assert_eq!(short(0.0), "0");
+    }
+}
