@@ -156,3 +156,40 @@ fn fetch(
     }
     Ok(())
 }
+
+/// Finds the data: `--data PATH` if given, else the cache, else a download when allowed.
+/// Offline without data, the error says exactly how to get it.
+pub fn locate_data(
+    data: Option<&Path>,
+    download_allowed: bool,
+    progress: &mut dyn FnMut(u64, Option<u64>),
+) -> anyhow::Result<PathBuf> {
+    if let Some(p) = data {
+        if !p.exists() {
+            anyhow::bail!(
+                "--data {} does not exist: pass the CIFAR-10 binary archive \
+                 (cifar-10-binary.tar.gz) or the folder it unpacks to",
+                p.display()
+            );
+        }
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = cached_archive() {
+        return Ok(p);
+    }
+    let cache = cache_dir().ok_or(DownloadError::NoCacheDir)?;
+    if !download_allowed {
+        anyhow::bail!(
+            "no CIFAR-10 data found: pass --data PATH (the binary archive cifar-10-binary.tar.gz \
+             or its unpacked folder), or --download to fetch it ({} MB) from {} into {}",
+            OFFICIAL_SIZE / 1_000_000,
+            OFFICIAL_URL,
+            cache.display()
+        );
+    }
+    let spec = DownloadSpec {
+        url: std::env::var("CYCLR_DOWNLOAD_URL").unwrap_or_else(|_| OFFICIAL_URL.into()),
+        ..DownloadSpec::official()
+    };
+    Ok(download(&spec, &cache.join(ARCHIVE_NAME), progress)?)
+}

@@ -1,0 +1,220 @@
+//! The CIFAR-10 reader on the real archive and on every kind of bad input.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use cyclr_burn::data::{
+    Cifar10, DataError, IMAGE_BYTES, RECORD_BYTES, RECORDS_PER_FILE, TEST_FILE, TRAIN_FILES,
+    epoch_order, make_batch, shared_archive,
+};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+fn real() -> &'static Cifar10 {
+    static DATA: OnceLock<Cifar10> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let path = shared_archive();
+        Cifar10::load(&path).unwrap_or_else(|e| panic!("the shared CIFAR-10 at {}: {e}", path.display()))
+    })
+}
+
+#[test]
+fn reads_the_shared_archive_without_unpacking() {
+    let d = real();
+    assert_eq!(d.train.len(), 50_000);
+    assert_eq!(d.test.len(), 10_000);
+    assert_eq!(d.train.images.len(), 50_000 * IMAGE_BYTES);
+    assert_eq!(d.train.class_counts(), [5000; 10]);
+    assert_eq!(d.test.class_counts(), [1000; 10]);
+}
+
+#[test]
+fn a_folder_reads_the_same_as_the_archive() {
+    let d = real();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("cifar-10-batches-bin");
+    std::fs::create_dir(&bin).unwrap();
+    let write = |name: &str, split: &cyclr_burn::data::Split, from: usize| {
+        let mut bytes = Vec::with_capacity(RECORDS_PER_FILE * RECORD_BYTES);
+        for i in from..from + RECORDS_PER_FILE {
+            bytes.push(split.labels[i]);
+            bytes.extend_from_slice(split.image(i));
+        }
+        std::fs::write(bin.join(name), bytes).unwrap();
+    };
+    for (k, name) in TRAIN_FILES.iter().enumerate() {
+        write(name, &d.train, k * RECORDS_PER_FILE);
+    }
+    write(TEST_FILE, &d.test, 0);
+    let from_dir = Cifar10::load(dir.path()).unwrap();
+    assert_eq!(from_dir.train, d.train);
+    assert_eq!(from_dir.test, d.test);
+    // Pointing at cifar-10-batches-bin itself works too.
+    assert_eq!(Cifar10::load(&bin).unwrap().test, d.test);
+}
+
+#[test]
+fn subsets_are_class_balanced() {
+    let d = real().clone().limit(Some(5000), Some(1003)).unwrap();
+    assert_eq!(d.train.class_counts(), [500; 10]);
+    assert_eq!(d.test.len(), 1003);
+    assert_eq!(d.test.class_counts(), [101, 101, 101, 100, 100, 100, 100, 100, 100, 100]);
+    let err = real().clone().limit(Some(60_000), None).unwrap_err().to_string();
+    assert!(err.contains("--train-limit 60000 asks for more images than the 50000"), "{err}");
+    let err = real().clone().limit(None, Some(0)).unwrap_err().to_string();
+    assert!(err.contains("--test-limit is 0"), "{err}");
+}
+
+#[test]
+fn shuffling_is_a_seeded_permutation_per_epoch() {
+    let a = epoch_order(1000, 7, 0);
+    assert_eq!(a, epoch_order(1000, 7, 0));
+    assert_ne!(a, epoch_order(1000, 7, 1));
+    assert_ne!(a, epoch_order(1000, 8, 0));
+    let mut sorted = a.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..1000).collect::<Vec<u32>>());
+}
+
+#[test]
+fn batches_are_normalised_per_channel() {
+    let d = real();
+    let b = make_batch(&d.train, &(0..1000).collect::<Vec<u32>>());
+    assert_eq!(b.images.len(), 1000 * IMAGE_BYTES);
+    for c in 0..3 {
+        let vals: Vec<f32> = b.images.chunks(1024).skip(c).step_by(3).flatten().copied().collect();
+        let mean = vals.iter().map(|&v| v as f64).sum::<f64>() / vals.len() as f64;
+        let var = vals.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / vals.len() as f64;
+        assert!(mean.abs() < 0.1 && (var.sqrt() - 1.0).abs() < 0.1, "channel {c}: {mean} {var}");
+    }
+}
+
+// ---- bad input -------------------------------------------------------------------------
+
+/// A gzipped tar with the given (name, bytes) members.
+fn archive(dir: &Path, members: &[(&str, Vec<u8>)]) -> PathBuf {
+    let path = dir.join("bad.tar.gz");
+    let mut b = tar::Builder::new(GzEncoder::new(std::fs::File::create(&path).unwrap(), Compression::fast()));
+    for (name, bytes) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        // Set the name bytes directly: the builder refuses `..`, an attacker's tool does not.
+        let raw = &mut h.as_old_mut().name;
+        raw[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_cksum();
+        b.append(&h, bytes.as_slice()).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap();
+    path
+}
+
+fn records(n: usize, label: u8) -> Vec<u8> {
+    let mut v = vec![0u8; n * RECORD_BYTES];
+    for r in v.chunks_mut(RECORD_BYTES) {
+        r[0] = label;
+    }
+    v
+}
+
+fn member(name: &str) -> String {
+    format!("cifar-10-batches-bin/{name}")
+}
+
+fn load_err(path: &Path) -> (DataError, String) {
+    let e = Cifar10::load(path).unwrap_err();
+    let s = e.to_string();
+    (e, s)
+}
+
+#[test]
+fn a_truncated_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = records(RECORDS_PER_FILE, 1);
+    bytes.truncate(bytes.len() - 100);
+    let p = archive(dir.path(), &[(&member("data_batch_1.bin"), bytes)]);
+    let (e, s) = load_err(&p);
+    assert!(matches!(e, DataError::RecordSize { .. }), "{s}");
+    assert!(s.contains("data_batch_1.bin") && s.contains("truncated"), "{s}");
+}
+
+#[test]
+fn a_wrong_record_count_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = archive(dir.path(), &[(&member("data_batch_1.bin"), records(RECORDS_PER_FILE + 1, 1))]);
+    let (e, s) = load_err(&p);
+    assert!(matches!(e, DataError::RecordCount { count: 10_001, .. }), "{s}");
+}
+
+#[test]
+fn a_label_out_of_range_is_named_with_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = records(RECORDS_PER_FILE, 3);
+    bytes[5 * RECORD_BYTES] = 17;
+    let p = archive(dir.path(), &[(&member("data_batch_1.bin"), bytes)]);
+    let (_, s) = load_err(&p);
+    assert!(s.contains("record 5 of") && s.contains("data_batch_1.bin has label 17"), "{s}");
+}
+
+#[test]
+fn a_missing_member_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = archive(dir.path(), &[(&member("data_batch_1.bin"), records(RECORDS_PER_FILE, 0))]);
+    let (e, s) = load_err(&p);
+    assert!(matches!(e, DataError::Missing { .. }), "{s}");
+    assert!(s.contains("lacks cifar-10-batches-bin/data_batch_2.bin"), "{s}");
+}
+
+#[test]
+fn path_tricks_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = archive(dir.path(), &[("../../etc/data_batch_1.bin", records(1, 0))]);
+    let (e, s) = load_err(&p);
+    assert!(matches!(e, DataError::UnsafePath { .. }), "{s}");
+    assert!(s.contains("../../etc/data_batch_1.bin"), "{s}");
+}
+
+#[test]
+fn not_a_tar_and_empty_and_unreadable_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "hello").unwrap();
+    assert!(matches!(load_err(&text).0, DataError::NotCifar { .. }));
+
+    let gz_not_tar = dir.path().join("x.tar.gz");
+    let mut enc = GzEncoder::new(std::fs::File::create(&gz_not_tar).unwrap(), Compression::fast());
+    enc.write_all(&[7u8; 10_000]).unwrap();
+    enc.finish().unwrap();
+    let (e, s) = load_err(&gz_not_tar);
+    assert!(matches!(e, DataError::Archive { .. } | DataError::Missing { .. }), "{s}");
+    assert!(s.contains("x.tar.gz"), "{s}");
+
+    let corrupt_gz = dir.path().join("c.tar.gz");
+    std::fs::write(&corrupt_gz, [0x1f, 0x8b, 8, 0, 1, 2, 3]).unwrap();
+    let (e, s) = load_err(&corrupt_gz);
+    assert!(matches!(e, DataError::Archive { .. }), "{s}");
+
+    let empty = dir.path().join("empty.tar.gz");
+    std::fs::write(&empty, b"").unwrap();
+    let (_, s) = load_err(&empty);
+    assert!(s.contains("empty.tar.gz is empty"), "{s}");
+
+    let missing = dir.path().join("nope.tar.gz");
+    let (e, s) = load_err(&missing);
+    assert!(matches!(e, DataError::Io { .. }) && s.contains("nope.tar.gz"), "{s}");
+
+    // A batch file that cannot be read (a folder in its place; root ignores permissions).
+    let bin = dir.path().join("folder");
+    std::fs::create_dir_all(bin.join("data_batch_1.bin")).unwrap();
+    let (e, s) = load_err(&bin);
+    assert!(matches!(e, DataError::Io { .. }) && s.contains("data_batch_1.bin"), "{s}");
+}
+
+#[test]
+fn an_empty_batch_file_in_a_folder_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data_batch_1.bin"), b"").unwrap();
+    let (e, s) = load_err(dir.path());
+    assert!(matches!(e, DataError::Empty { .. }) && s.contains("data_batch_1.bin"), "{s}");
+}
