@@ -14,3 +14,4 @@ pub mod optim;
 pub mod scheduler;
 pub mod engine;
 pub mod train;
+pub mod range_test;

@@ -1,6 +1,9 @@
 //! `cyclr`: cyclical learning rates and the LR range test, from the command line.
 
+mod cmd_range_test;
 mod cmd_schedule;
+mod cmd_train;
+mod common;
 mod error;
 mod schedule_args;
 
@@ -24,11 +27,17 @@ struct Cli {
 enum Command {
     /// Print, plot or save a learning-rate schedule.
     Schedule(cmd_schedule::ScheduleCmd),
+    /// Train the reference CNN on CIFAR-10 under a schedule.
+    Train(Box<cmd_train::TrainCmd>),
+    /// Run the LR range test and suggest base and max learning rates.
+    RangeTest(Box<cmd_range_test::RangeTestCmd>),
 }
 
 fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Schedule(cmd) => cmd_schedule::run(cmd),
+        Command::Train(cmd) => cmd_train::run(*cmd),
+        Command::RangeTest(cmd) => cmd_range_test::run(*cmd),
     }
 }
 

@@ -1,0 +1,175 @@
+//! `cyclr range-test`: find base and max learning rates instead of guessing them.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use cyclr::range_test::{RangeTestConfig, Ramp};
+use cyclr::{Policy, Schedule};
+use cyclr_burn::range_test::{RangeTestResult, RangeTestSettings, run_range_test, write_outputs};
+use cyclr_burn::train::dated_dir;
+
+use crate::common::{DataArgs, OptimArgs, ProgressObserver, interrupt_flag};
+use crate::error::{CliError, CliResult};
+use crate::schedule_args::ScheduleArgs;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RampArg {
+    /// A straight line (the paper).
+    Linear,
+    /// Geometric (fastai, torch-lr-finder); needs --min-lr above 0.
+    Exp,
+}
+
+#[derive(Debug, Args)]
+pub struct RangeTestCmd {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub optim: OptimArgs,
+    /// First learning rate of the ramp.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub min_lr: f64,
+    /// Last learning rate of the ramp.
+    #[arg(long, default_value_t = 0.02, allow_negative_numbers = true)]
+    pub max_lr: f64,
+    /// Length of the ramp in epochs (default 3)...
+    #[arg(long, conflicts_with = "iters")]
+    pub epochs: Option<f64>,
+    /// ...or in iterations.
+    #[arg(long)]
+    pub iters: Option<u64>,
+    #[arg(long, value_enum, default_value = "linear")]
+    pub ramp: RampArg,
+    /// Also measure test accuracy every K iterations.
+    #[arg(long, value_name = "K")]
+    pub eval_every: Option<u64>,
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder (default: runs/range-test-<date>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+pub fn run(cmd: RangeTestCmd) -> CliResult {
+    cmd.optim.apply_threads()?;
+    let optimizer = cmd.optim.config()?;
+    if cmd.batch_size == 0 {
+        return Err(CliError::usage("--batch-size is 0: give at least 1 (the paper uses 100)"));
+    }
+    if cmd.eval_every == Some(0) {
+        return Err(CliError::usage("--eval-every is 0: give a number of iterations, or leave it out"));
+    }
+    if let Some(e) = cmd.epochs
+        && !(e.is_finite() && e > 0.0)
+    {
+        return Err(CliError::usage(format!("--epochs is {e}: give a positive number of epochs")));
+    }
+    let ramp = match cmd.ramp {
+        RampArg::Linear => Ramp::Linear,
+        RampArg::Exp => Ramp::Exponential,
+    };
+    // Validate what can be validated before loading 170 MB.
+    RangeTestConfig::new(cmd.min_lr, cmd.max_lr, cmd.iters.unwrap_or(2).max(2), ramp)
+        .validate()
+        .map_err(CliError::usage)?;
+    let data = cmd.data.load()?;
+    let per_epoch = data.train.len().div_ceil(cmd.batch_size) as u64;
+    let iterations = cmd
+        .iters
+        .unwrap_or_else(|| (cmd.epochs.unwrap_or(3.0) * per_epoch as f64).round() as u64);
+    let settings = RangeTestSettings {
+        ramp: RangeTestConfig::new(cmd.min_lr, cmd.max_lr, iterations, ramp),
+        optimizer,
+        batch_size: cmd.batch_size,
+        seed: cmd.seed,
+        eval_every: cmd.eval_every,
+        backend: cmd.optim.device,
+    };
+    settings.ramp.validate().map_err(CliError::usage)?;
+    let out = cmd.out.clone().unwrap_or_else(|| dated_dir("range-test"));
+    let stop = interrupt_flag();
+    let mut progress = ProgressObserver::new("range test", stop, cmd.quiet);
+    let result = run_range_test(&settings, &data, &mut progress);
+    progress.finish();
+    let result = result?;
+    write_outputs(&result, &out)?;
+    print_summary(&result, &out);
+    Ok(())
+}
+
+pub fn print_summary(r: &RangeTestResult, out: &Path) {
+    println!(
+        "range test: {} iterations, lr {} -> {} ({:?} ramp), {:.0} s",
+        r.points.len(),
+        r.settings.ramp.min_lr,
+        r.settings.ramp.max_lr,
+        r.settings.ramp.ramp,
+        r.wall_s
+    );
+    if let Some(stop) = &r.early_stop {
+        println!("  {}", stop.describe());
+    }
+    println!("suggestions:");
+    for s in &r.analysis.suggestions {
+        println!("  {:<17} {:>10.3e}  {}", s.rule, s.lr, s.description);
+    }
+    match &r.analysis.recommendation {
+        Some(rec) => {
+            println!(
+                "recommended: base_lr {:.3e}, max_lr {:.3e} (from {})",
+                rec.base_lr, rec.max_lr, rec.source
+            );
+            println!("  {}", rec.agreement);
+        }
+        None => println!("no recommendation: see the warnings and the plot"),
+    }
+    println!("stepsize: {} iterations; {}", r.stepsize.suggested, r.stepsize.note);
+    for w in &r.analysis.warnings {
+        println!("warning: {w}");
+    }
+    let d = out.display();
+    println!("wrote {d}/range_test.csv, {d}/range_test.json, {d}/range_test.png, {d}/range_test.svg");
+    if let Some(rec) = &r.analysis.recommendation {
+        println!(
+            "next: cyclr train --from-range-test {d}/range_test.json  (= --policy triangular --base-lr {:.3e} --max-lr {:.3e} --step-size-up {})",
+            rec.base_lr, rec.max_lr, r.stepsize.suggested
+        );
+    }
+}
+
+/// A cyclical schedule with base, max and stepsize taken from a range test.
+pub fn schedule_from_range_test(
+    path: &Path,
+    policy: Option<Policy>,
+    args: &ScheduleArgs,
+) -> CliResult<Schedule> {
+    let r = RangeTestResult::read(path).map_err(|e| CliError::usage(format!("{e:#}")))?;
+    let rec = r.analysis.recommendation.as_ref().ok_or_else(|| {
+        CliError::usage(format!(
+            "{} has no recommendation ({}): read its plot and give --policy, --base-lr and --max-lr yourself",
+            path.display(),
+            r.analysis.warnings.join("; ")
+        ))
+    })?;
+    let policy = policy.unwrap_or(Policy::Triangular);
+    if policy.cyclic_mode().is_none() {
+        return Err(CliError::usage(format!(
+            "--from-range-test sets a cyclical schedule: use --policy triangular, triangular2 or exp_range, not {policy}"
+        )));
+    }
+    if args.base_lr.is_some() || args.max_lr.is_some() {
+        return Err(CliError::usage(
+            "--base-lr/--max-lr conflict with --from-range-test, which sets them",
+        ));
+    }
+    let mut merged = args.clone();
+    merged.base_lr = Some(rec.base_lr);
+    merged.max_lr = Some(rec.max_lr);
+    merged.step_size_up = Some(args.step_size_up.unwrap_or(r.stepsize.suggested));
+    let s = merged.schedules(&[policy])?.remove(0);
+    Ok(s)
+}

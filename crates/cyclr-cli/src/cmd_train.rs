@@ -1,0 +1,131 @@
+//! `cyclr train`: train the reference CNN on CIFAR-10 under any schedule.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use cyclr::Policy;
+use cyclr_burn::train::{RunStatus, RunSummary, TrainConfig, dated_dir, load_config, train};
+
+use crate::common::{DataArgs, OptimArgs, ProgressObserver, interrupt_flag};
+use crate::error::{CliError, CliResult};
+use crate::schedule_args::{ScheduleArgs, parse_policy, schedule_from};
+
+#[derive(Debug, Args)]
+pub struct TrainCmd {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Schedule policy: triangular triangular2 exp_range one_cycle sgdr fixed decay exp step linear.
+    #[arg(long, value_parser = parse_policy)]
+    pub policy: Option<Policy>,
+    /// Read the schedule from a TOML (or .json) file instead of flags.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Take base and max learning rates and the stepsize from a range test's
+    /// range_test.json (policy triangular unless --policy is given).
+    #[arg(long, value_name = "FILE")]
+    pub from_range_test: Option<PathBuf>,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+    #[command(flatten)]
+    pub optim: OptimArgs,
+    /// Epochs to train.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: u64,
+    /// Stop after this many iterations (an iteration budget), even if epochs remain.
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: usize,
+    /// Seed for weights and shuffling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also evaluate on the test set every K iterations.
+    #[arg(long, value_name = "K")]
+    pub eval_every: Option<u64>,
+    /// Run folder (default: runs/train-<date>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Continue the run in DIR from its last checkpoint.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["policy", "config", "from_range_test", "out"])]
+    pub resume: Option<PathBuf>,
+    /// No progress bar or per-evaluation lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+pub fn run(cmd: TrainCmd) -> CliResult {
+    cmd.optim.apply_threads()?;
+    let (config, out, resume) = match &cmd.resume {
+        Some(dir) => {
+            if !cyclr_burn::train::has_checkpoint(dir) {
+                return Err(CliError::usage(format!(
+                    "--resume {}: no checkpoint there (a run writes checkpoint.bin at each epoch end)",
+                    dir.display()
+                )));
+            }
+            if !cmd.schedule.is_empty() {
+                return Err(CliError::usage(
+                    "schedule flags conflict with --resume: a resumed run keeps its own schedule",
+                ));
+            }
+            let mut config = load_config(dir)?;
+            config.epochs = cmd.epochs.max(1);
+            config.max_steps = cmd.max_steps;
+            (config, dir.clone(), true)
+        }
+        None => {
+            let schedule = match &cmd.from_range_test {
+                Some(path) => crate::cmd_range_test::schedule_from_range_test(
+                    path,
+                    cmd.policy,
+                    &cmd.schedule,
+                )?,
+                None => schedule_from(cmd.policy, cmd.config.as_ref(), &cmd.schedule)?,
+            };
+            let mut config = TrainConfig::new(schedule, cmd.optim.config()?);
+            config.epochs = cmd.epochs;
+            config.max_steps = cmd.max_steps;
+            config.batch_size = cmd.batch_size;
+            config.seed = cmd.seed;
+            config.eval_every = cmd.eval_every;
+            config.backend = cmd.optim.device;
+            config.validate().map_err(CliError::usage)?;
+            (config, cmd.out.clone().unwrap_or_else(|| dated_dir("train")), false)
+        }
+    };
+    let data = cmd.data.load()?;
+    let stop = interrupt_flag();
+    let mut progress = ProgressObserver::new(config.schedule.policy().to_string(), stop, cmd.quiet);
+    let summary = train(&config, &data, &out, resume, &mut progress);
+    progress.finish();
+    report(&summary?, &out)
+}
+
+/// Prints how the run ended and maps it to the exit code.
+pub fn report(s: &RunSummary, out: &std::path::Path) -> CliResult {
+    let files = format!(
+        "{0}/metrics.csv, {0}/run.json, {0}/training.png, {0}/checkpoint.bin",
+        out.display()
+    );
+    match s.status {
+        RunStatus::Finished | RunStatus::Running => {
+            println!(
+                "finished {} iterations: final test accuracy {:.4} (best {:.4}), test loss {:.4}, {:.0} s",
+                s.steps,
+                s.final_test_accuracy.unwrap_or(f64::NAN),
+                s.best_test_accuracy.unwrap_or(f64::NAN),
+                s.final_test_loss.unwrap_or(f64::NAN),
+                s.wall_s
+            );
+            println!("wrote {files}");
+            Ok(())
+        }
+        RunStatus::Interrupted => Err(CliError::Interrupted(
+            s.note.clone().unwrap_or_else(|| "interrupted".into()),
+        )),
+        RunStatus::Diverged => Err(CliError::Failed(anyhow::anyhow!(
+            "{}",
+            s.note.clone().unwrap_or_else(|| "the loss diverged".into())
+        ))),
+    }
+}

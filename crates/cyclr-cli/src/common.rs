@@ -1,0 +1,216 @@
+//! Options and helpers shared by the commands that train: data, device, progress, Ctrl-C.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use cyclr_burn::data::Cifar10;
+use cyclr_burn::download::locate_data;
+use cyclr_burn::engine::Backend;
+use cyclr_burn::optim::OptimizerConfig;
+use cyclr_burn::train::{BatchProgress, MetricsRow, Observer};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::error::{CliError, CliResult};
+
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Data")]
+pub struct DataArgs {
+    /// CIFAR-10 binary archive (cifar-10-binary.tar.gz) or the folder it unpacks to.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// Download the official archive into the cache (~/.cache/cyclr) if it is not there.
+    #[arg(long)]
+    pub download: bool,
+    /// Train on a class-balanced subset of this many images.
+    #[arg(long, value_name = "N")]
+    pub train_limit: Option<usize>,
+    /// Evaluate on a class-balanced subset of this many test images.
+    #[arg(long, value_name = "N")]
+    pub test_limit: Option<usize>,
+}
+
+impl DataArgs {
+    /// Finds (or downloads) and reads the data, with its subsets.
+    pub fn load(&self) -> CliResult<Cifar10> {
+        if self.data.is_some() && self.download {
+            return Err(CliError::usage(
+                "--data and --download conflict: give a local copy or ask for a download, not both",
+            ));
+        }
+        let mut bar: Option<ProgressBar> = None;
+        let path = locate_data(self.data.as_deref(), self.download, &mut |got, total| {
+            let b = bar.get_or_insert_with(|| {
+                let b = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+                b.set_style(
+                    ProgressStyle::with_template(
+                        "downloading CIFAR-10 {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                    )
+                    .unwrap(),
+                );
+                b
+            });
+            b.set_position(got);
+        })?;
+        if let Some(b) = bar {
+            b.finish_and_clear();
+            eprintln!("downloaded and verified {}", path.display());
+        }
+        let data = Cifar10::load(&path).map_err(|e| CliError::Failed(e.into()))?;
+        data.limit(self.train_limit, self.test_limit)
+            .map_err(|e| CliError::usage(e.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OptimizerArg {
+    Adam,
+    Sgd,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Optimizer and device")]
+pub struct OptimArgs {
+    /// Adam (the seed's choice) or SGD with momentum (the paper's).
+    #[arg(long, value_enum, default_value = "adam")]
+    pub optimizer: OptimizerArg,
+    /// SGD momentum or Adam beta1, when the schedule does not cycle it (default 0.9).
+    #[arg(long, allow_negative_numbers = true)]
+    pub momentum: Option<f64>,
+    /// L2 weight decay added to the gradient.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub weight_decay: f64,
+    /// Backend: flex (CPU, default), cuda or wgpu (GPU builds).
+    #[arg(long, default_value = "flex", value_parser = parse_backend)]
+    pub device: Backend,
+    /// CPU threads for the backend (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+fn parse_backend(s: &str) -> Result<Backend, String> {
+    s.parse()
+}
+
+impl OptimArgs {
+    pub fn config(&self) -> CliResult<OptimizerConfig> {
+        let mut c = match self.optimizer {
+            OptimizerArg::Adam => OptimizerConfig::adam(),
+            OptimizerArg::Sgd => OptimizerConfig::sgd(),
+        };
+        match &mut c {
+            OptimizerConfig::Adam { beta1, weight_decay, .. } => {
+                *beta1 = self.momentum.unwrap_or(*beta1);
+                *weight_decay = self.weight_decay;
+            }
+            OptimizerConfig::Sgd { momentum, weight_decay, .. } => {
+                *momentum = self.momentum.unwrap_or(*momentum);
+                *weight_decay = self.weight_decay;
+            }
+        }
+        c.validate()
+            .map_err(|e| CliError::usage(format!("--optimizer {}: {e}", c.name())))?;
+        self.device.device().map_err(CliError::usage)?;
+        Ok(c)
+    }
+
+    pub fn apply_threads(&self) -> CliResult {
+        if let Some(n) = self.threads {
+            if n == 0 {
+                return Err(CliError::usage("--threads is 0: give at least 1"));
+            }
+            // SAFETY: called at start-up, before any other thread exists; the variable is also
+            // what run.json reports.
+            unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+            let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        }
+        Ok(())
+    }
+}
+
+/// Set by Ctrl-C; a second Ctrl-C exits at once.
+pub fn interrupt_flag() -> Arc<AtomicBool> {
+    static PRESSES: AtomicUsize = AtomicUsize::new(0);
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let _ = ctrlc::set_handler(move || {
+        if PRESSES.fetch_add(1, Ordering::SeqCst) >= 1 {
+            eprintln!("\nsecond Ctrl-C: exiting without saving");
+            std::process::exit(crate::error::EXIT_INTERRUPTED);
+        }
+        eprintln!("\nCtrl-C: saving a checkpoint at the current batch (press again to quit now)");
+        f.store(true, Ordering::SeqCst);
+    });
+    flag
+}
+
+/// A progress bar on stderr for training; plain lines when stderr is not a terminal.
+pub struct ProgressObserver {
+    bar: ProgressBar,
+    stop: Arc<AtomicBool>,
+    label: String,
+    quiet: bool,
+}
+
+impl ProgressObserver {
+    pub fn new(label: impl Into<String>, stop: Arc<AtomicBool>, quiet: bool) -> Self {
+        let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+        let bar = ProgressBar::with_draw_target(Some(0), target);
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} {bar:28} {pos}/{len} it  {msg}  [{elapsed_precise} < {eta}]")
+                .unwrap()
+                .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(250));
+        Self { bar, stop, label: label.into(), quiet }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+
+    fn line(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.bar.is_hidden() {
+            eprintln!("{text}");
+        } else {
+            self.bar.println(text);
+        }
+    }
+}
+
+impl Observer for ProgressObserver {
+    fn on_start(&mut self, start: u64, total: u64) {
+        self.bar.set_length(total);
+        self.bar.set_position(start);
+        self.bar.reset_eta();
+    }
+
+    fn on_batch(&mut self, p: &BatchProgress) {
+        self.bar.set_prefix(format!("{} epoch {}", self.label, p.epoch));
+        self.bar.set_position(p.step);
+        self.bar.set_message(format!(
+            "lr {:.2e} loss {:.3} acc {:.3} {:.0} img/s",
+            p.lr, p.loss, p.accuracy, p.images_per_s
+        ));
+    }
+
+    fn on_eval(&mut self, r: &MetricsRow) {
+        self.line(&format!(
+            "{} iter {:>6} epoch {:>6.2}  lr {:.2e}  train loss {:.4} acc {:.4}  test loss {:.4} acc {:.4}  {:.0} img/s",
+            self.label, r.step, r.epoch, r.lr, r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy, r.images_per_s
+        ));
+    }
+
+    fn message(&mut self, text: &str) {
+        self.line(text);
+    }
+
+    fn should_stop(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
