@@ -15,3 +15,4 @@ pub mod scheduler;
 pub mod engine;
 pub mod train;
 pub mod range_test;
+pub mod recreate;

@@ -123,6 +123,8 @@ pub trait Observer {
     fn on_batch(&mut self, _p: &BatchProgress) {}
     fn on_eval(&mut self, _row: &MetricsRow) {}
     fn message(&mut self, _text: &str) {}
+    /// A new phase of a longer job begins (e.g. one run of a recreation).
+    fn phase(&mut self, _name: &str) {}
     fn should_stop(&self) -> bool {
         false
     }

@@ -117,15 +117,21 @@ impl OptimArgs {
     }
 
     pub fn apply_threads(&self) -> CliResult {
-        if let Some(n) = self.threads {
-            if n == 0 {
-                return Err(CliError::usage("--threads is 0: give at least 1"));
-            }
-            // SAFETY: called at start-up, before any other thread exists; the variable is also
-            // what run.json reports.
-            unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
-            let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        match self.threads {
+            Some(n) => Self::set_threads(n),
+            None => Ok(()),
         }
+    }
+
+    /// Sets the CPU backend's thread count; call before any work starts.
+    pub fn set_threads(n: usize) -> CliResult {
+        if n == 0 {
+            return Err(CliError::usage("--threads is 0: give at least 1"));
+        }
+        // SAFETY: called at start-up, before any other thread exists; the variable is also
+        // what run.json reports.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
         Ok(())
     }
 }
@@ -208,6 +214,11 @@ impl Observer for ProgressObserver {
 
     fn message(&mut self, text: &str) {
         self.line(text);
+    }
+
+    fn phase(&mut self, name: &str) {
+        self.label = name.to_string();
+        self.line(&format!("== {name}"));
     }
 
     fn should_stop(&self) -> bool {

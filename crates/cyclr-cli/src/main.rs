@@ -1,6 +1,7 @@
 //! `cyclr`: cyclical learning rates and the LR range test, from the command line.
 
 mod cmd_range_test;
+mod cmd_recreate;
 mod cmd_schedule;
 mod cmd_train;
 mod common;
@@ -31,6 +32,8 @@ enum Command {
     Train(Box<cmd_train::TrainCmd>),
     /// Run the LR range test and suggest base and max learning rates.
     RangeTest(Box<cmd_range_test::RangeTestCmd>),
+    /// Recreate the CLR experiment end to end and write a report.
+    Recreate(Box<cmd_recreate::RecreateCmd>),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -38,6 +41,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Schedule(cmd) => cmd_schedule::run(cmd),
         Command::Train(cmd) => cmd_train::run(*cmd),
         Command::RangeTest(cmd) => cmd_range_test::run(*cmd),
+        Command::Recreate(cmd) => cmd_recreate::run(*cmd),
     }
 }
 

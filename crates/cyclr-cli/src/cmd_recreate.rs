@@ -1,0 +1,180 @@
+//! `cyclr recreate`: the CLR experiment end to end, with a report.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use cyclr::Policy;
+use cyclr_burn::recreate::{PolicySet, Profile, RecreatePlan, default_out, recreate, results_table};
+
+use crate::common::{DataArgs, ProgressObserver, interrupt_flag};
+use crate::error::{CliError, CliResult};
+use crate::schedule_args::parse_policy;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProfileArg {
+    /// The full setting: 50,000/10,000 images, 150 vs 50 epochs (hours on a CPU).
+    Paper,
+    /// A class-balanced 10,000/2,000 subset, 24 vs 8 epochs: about 15 minutes on 2 cores.
+    Quick,
+    /// 2,000/500 images, 6 vs 2 epochs: well under a minute, for tests.
+    Smoke,
+}
+
+#[derive(Debug, Args)]
+pub struct RecreateCmd {
+    #[arg(long, value_enum, default_value = "quick")]
+    pub profile: ProfileArg,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Runs: `modes` (triangular, triangular2, exp_range), `paper-table` (the paper's
+    /// Table 1), or a comma-separated list of fixed, triangular, triangular2, exp_range,
+    /// decay, exp.
+    #[arg(long, default_value = "modes")]
+    pub policies: String,
+    /// Repeat every run with this many seeds and report mean ± std.
+    #[arg(long, default_value_t = 1)]
+    pub seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Epochs of the fixed-LR baseline (E).
+    #[arg(long)]
+    pub baseline_epochs: Option<u64>,
+    /// Epochs of each cyclical run (default E/3).
+    #[arg(long)]
+    pub clr_epochs: Option<u64>,
+    /// The baseline's fixed learning rate.
+    #[arg(long, default_value_t = 0.001)]
+    pub baseline_lr: f64,
+    /// CLR bounds; the range test finds them when absent.
+    #[arg(long)]
+    pub base_lr: Option<f64>,
+    #[arg(long)]
+    pub max_lr: Option<f64>,
+    /// CLR stepsize in iterations (default: the profile's epochs' worth).
+    #[arg(long)]
+    pub stepsize: Option<u64>,
+    /// exp_range's gamma (default: the amplitude decays to a tenth over the run).
+    #[arg(long)]
+    pub gamma: Option<f64>,
+    /// Range-test ramp length in epochs, and its end points.
+    #[arg(long)]
+    pub range_epochs: Option<f64>,
+    #[arg(long, default_value_t = 0.0)]
+    pub range_min_lr: f64,
+    #[arg(long, default_value_t = 0.02)]
+    pub range_max_lr: f64,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Also evaluate every K iterations (finer "iterations to reach" figures).
+    #[arg(long)]
+    pub eval_every: Option<u64>,
+    /// Output folder (default: runs/recreate-<date>). Run the same command again to continue.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Backend: flex (CPU), cuda or wgpu (GPU builds).
+    #[arg(long, default_value = "flex")]
+    pub device: String,
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl RecreateCmd {
+    pub fn plan(&self) -> CliResult<RecreatePlan> {
+        let name = match self.profile {
+            ProfileArg::Paper => "paper",
+            ProfileArg::Quick => "quick",
+            ProfileArg::Smoke => "smoke",
+        };
+        let mut profile = Profile::named(name).expect("known profile");
+        if let Some(n) = self.data.train_limit {
+            profile.train_limit = Some(n);
+        }
+        if let Some(n) = self.data.test_limit {
+            profile.test_limit = Some(n);
+        }
+        if let Some(e) = self.baseline_epochs {
+            profile.baseline_epochs = e;
+            profile.clr_epochs = (e / 3).max(1);
+        }
+        if let Some(e) = self.clr_epochs {
+            profile.clr_epochs = e;
+        }
+        if let Some(e) = self.range_epochs {
+            profile.range_test_epochs = e;
+        }
+        if let Some(b) = self.batch_size {
+            profile.batch_size = b;
+        }
+        let mut plan = RecreatePlan::new(profile);
+        plan.policies = match self.policies.as_str() {
+            "modes" => PolicySet::Modes,
+            "paper-table" | "paper_table" => PolicySet::PaperTable,
+            list => PolicySet::Custom(
+                list.split(',')
+                    .map(|p| parse_policy(p.trim()))
+                    .collect::<Result<Vec<Policy>, _>>()
+                    .map_err(|e| CliError::usage(format!("--policies: {e}")))?,
+            ),
+        };
+        if self.seeds == 0 {
+            return Err(CliError::usage("--seeds is 0: give at least 1"));
+        }
+        plan.seeds = (self.seed..self.seed + self.seeds).collect();
+        plan.baseline_lr = self.baseline_lr;
+        plan.base_lr = self.base_lr;
+        plan.max_lr = self.max_lr;
+        plan.stepsize = self.stepsize;
+        if let Some(g) = self.gamma
+            && !(g.is_finite() && g > 0.0 && g <= 1.0)
+        {
+            return Err(CliError::usage(format!("--gamma is {g}, but it must be in (0, 1]")));
+        }
+        if self.stepsize == Some(0) {
+            return Err(CliError::usage("--stepsize is 0: give at least 1 iteration"));
+        }
+        plan.gamma = self.gamma;
+        plan.range_min_lr = self.range_min_lr;
+        plan.range_max_lr = self.range_max_lr;
+        plan.eval_every = self.eval_every;
+        if self.eval_every == Some(0) {
+            return Err(CliError::usage("--eval-every is 0: give a number of iterations, or leave it out"));
+        }
+        plan.backend = self.device.parse().map_err(CliError::Usage)?;
+        plan.backend.device().map_err(CliError::usage)?;
+        plan.validate().map_err(CliError::usage)?;
+        Ok(plan)
+    }
+}
+
+pub fn run(cmd: RecreateCmd) -> CliResult {
+    if let Some(n) = cmd.threads {
+        crate::common::OptimArgs::set_threads(n)?;
+    }
+    let plan = cmd.plan()?;
+    let mut data_args = cmd.data.clone();
+    data_args.train_limit = plan.profile.train_limit;
+    data_args.test_limit = plan.profile.test_limit;
+    let data = data_args.load()?;
+    let out = cmd.out.clone().unwrap_or_else(default_out);
+    let stop = interrupt_flag();
+    let mut progress = ProgressObserver::new("recreate", stop.clone(), cmd.quiet);
+    let result = recreate(&plan, &data, &out, &mut progress);
+    progress.finish();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) if stop.load(std::sync::atomic::Ordering::SeqCst) => {
+            return Err(CliError::Interrupted(format!("{e:#}")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    println!("{}", results_table(&report));
+    for line in &report.conclusion {
+        println!("{line}");
+    }
+    let d = out.display();
+    println!("\nwrote {d}/report.md and {d}/report.html (with accuracy.png, schedules.png, range-test/), {d}/results.csv, {d}/recreate.json");
+    Ok(())
+}
