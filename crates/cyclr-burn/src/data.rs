@@ -66,6 +66,12 @@ pub enum DataError {
     )]
     RecordCount { path: PathBuf, count: usize },
     #[error(
+        "{} holds more than the 10,000 records of a CIFAR-10 batch file (the file is padded \
+         or from another dataset)",
+        path.display()
+    )]
+    TooLarge { path: PathBuf },
+    #[error(
         "record {index} of {} has label {label}; CIFAR-10 labels are 0-9 (the file is \
          corrupt or not CIFAR-10)",
         path.display()
@@ -231,6 +237,10 @@ impl Cifar10 {
             if !p.exists() {
                 return Err(DataError::Missing { path: dir.into(), member: name.into() });
             }
+            let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+            if len > (RECORDS_PER_FILE * RECORD_BYTES) as u64 {
+                return Err(DataError::TooLarge { path: p });
+            }
             let bytes = std::fs::read(&p).map_err(|source| DataError::Io { path: p.clone(), source })?;
             Ok((p, bytes))
         };
@@ -257,11 +267,17 @@ impl Cifar10 {
             return Err(DataError::NotCifar { path: path.into() });
         }
         let file = File::open(path).map_err(|source| DataError::Io { path: path.into(), source })?;
+        Self::read_archive(GzDecoder::new(BufReader::with_capacity(1 << 20, file)), path)
+    }
+
+    /// Reads the binary layout from an uncompressed tar stream (`path` names it in errors).
+    /// Any byte stream is safe to give: it is validated, never trusted (see `fuzz/`).
+    pub fn read_archive<R: Read>(reader: R, path: &Path) -> Result<Cifar10, DataError> {
         let archive_err = |e: std::io::Error| DataError::Archive {
             path: path.into(),
             message: e.to_string(),
         };
-        let mut archive = tar::Archive::new(GzDecoder::new(BufReader::with_capacity(1 << 20, file)));
+        let mut archive = tar::Archive::new(reader);
         let mut members: Vec<Option<Vec<u8>>> = vec![None; TRAIN_FILES.len() + 1];
         for entry in archive.entries().map_err(archive_err)? {
             let mut entry = entry.map_err(archive_err)?;
@@ -285,8 +301,14 @@ impl Cifar10 {
                 .position(|f| *f == name)
                 .or((name == TEST_FILE).then_some(TRAIN_FILES.len()));
             if let Some(slot) = slot {
-                let mut bytes = Vec::with_capacity(entry.size() as usize);
-                entry.read_to_end(&mut bytes).map_err(archive_err)?;
+                // The header's size is not trusted for the allocation: a forged one could
+                // ask for terabytes. Read what is there, up to one file's worth and a byte.
+                let cap = (RECORDS_PER_FILE * RECORD_BYTES) as u64 + 1;
+                let mut bytes = Vec::new();
+                entry.by_ref().take(cap).read_to_end(&mut bytes).map_err(archive_err)?;
+                if bytes.len() as u64 == cap {
+                    return Err(DataError::TooLarge { path: path.join(name) });
+                }
                 members[slot] = Some(bytes);
             }
         }
@@ -301,6 +323,7 @@ impl Cifar10 {
             let split = if slot < TRAIN_FILES.len() { &mut data.train } else { &mut data.test };
             split.push_file(&label, &bytes, true)?;
         }
+        data.source = path.to_path_buf();
         Ok(data)
     }
 
@@ -411,4 +434,33 @@ pub fn shared_archive() -> PathBuf {
     std::env::var_os("CYCLR_TEST_DATA").map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/cifar-10-binary.tar.gz")
     })
+}
+
+/// Writes a full dataset (50,000 training and 10,000 test images) in the official binary
+/// layout under `dir/cifar-10-batches-bin/`, e.g. to keep an unpacked copy that loads
+/// faster than the archive.
+pub fn write_binary_folder(data: &Cifar10, dir: &Path) -> anyhow::Result<PathBuf> {
+    let expected = (TRAIN_FILES.len() * RECORDS_PER_FILE, RECORDS_PER_FILE);
+    if (data.train.len(), data.test.len()) != expected {
+        anyhow::bail!(
+            "the official layout holds 50,000 training and 10,000 test images, not {} and {}",
+            data.train.len(),
+            data.test.len()
+        );
+    }
+    let bin = dir.join("cifar-10-batches-bin");
+    std::fs::create_dir_all(&bin)?;
+    let write = |name: &str, split: &Split, from: usize| -> anyhow::Result<()> {
+        let mut bytes = Vec::with_capacity(RECORDS_PER_FILE * RECORD_BYTES);
+        for i in from..from + RECORDS_PER_FILE {
+            bytes.push(split.labels[i]);
+            bytes.extend_from_slice(split.image(i));
+        }
+        crate::io::write_atomic(&bin.join(name), &bytes)
+    };
+    for (k, name) in TRAIN_FILES.iter().enumerate() {
+        write(name, &data.train, k * RECORDS_PER_FILE)?;
+    }
+    write(TEST_FILE, &data.test, 0)?;
+    Ok(bin)
 }

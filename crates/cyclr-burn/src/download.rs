@@ -27,10 +27,10 @@ pub enum DownloadError {
     )]
     Checksum { url: String, expected: String, actual: String },
     #[error(
-        "the download from {url} stopped after {got} of {expected} bytes. It was deleted; run \
-         the command again"
+        "the download from {url} stopped after {got} of {expected} bytes ({reason}). It was \
+         deleted; run the command again"
     )]
-    Incomplete { url: String, got: u64, expected: u64 },
+    Incomplete { url: String, got: u64, expected: String, reason: String },
     #[error("cannot write {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -131,9 +131,11 @@ fn fetch(
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                return Err(DownloadError::Http {
+                return Err(DownloadError::Incomplete {
                     url: spec.url.clone(),
-                    message: format!("{e} after {got} bytes"),
+                    got,
+                    expected: total.map_or("an unknown number of".into(), |t| t.to_string()),
+                    reason: e.to_string(),
                 });
             }
         };
@@ -144,7 +146,12 @@ fn fetch(
     }
     file.sync_all().map_err(io_err)?;
     if let Some(expected) = total.filter(|&t| t != got) {
-        return Err(DownloadError::Incomplete { url: spec.url.clone(), got, expected });
+        return Err(DownloadError::Incomplete {
+            url: spec.url.clone(),
+            got,
+            expected: expected.to_string(),
+            reason: "the connection closed early".into(),
+        });
     }
     let actual = format!("{:x}", hasher.finalize());
     if !actual.eq_ignore_ascii_case(&spec.md5) {

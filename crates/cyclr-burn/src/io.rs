@@ -33,5 +33,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result.with_context(|| format!("writing {}", path.display()))
+    result.with_context(|| {
+        format!(
+            "cannot write {}; the previous version is kept (if the disk is full, free some space \
+             and run again)",
+            path.display()
+        )
+    })
 }

@@ -16,3 +16,4 @@ pub mod engine;
 pub mod train;
 pub mod range_test;
 pub mod recreate;
+pub mod bench;

@@ -144,7 +144,11 @@ fn a_wrong_record_count_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let p = archive(dir.path(), &[(&member("data_batch_1.bin"), records(RECORDS_PER_FILE + 1, 1))]);
     let (e, s) = load_err(&p);
-    assert!(matches!(e, DataError::RecordCount { count: 10_001, .. }), "{s}");
+    assert!(matches!(e, DataError::TooLarge { .. }), "{s}");
+    assert!(s.contains("data_batch_1.bin holds more than the 10,000 records"), "{s}");
+    let p = archive(dir.path(), &[(&member("data_batch_1.bin"), records(RECORDS_PER_FILE - 1, 1))]);
+    let (e, s) = load_err(&p);
+    assert!(matches!(e, DataError::RecordCount { count: 9_999, .. }), "{s}");
 }
 
 #[test]
@@ -217,4 +221,45 @@ fn an_empty_batch_file_in_a_folder_is_named() {
     std::fs::write(dir.path().join("data_batch_1.bin"), b"").unwrap();
     let (e, s) = load_err(dir.path());
     assert!(matches!(e, DataError::Empty { .. }) && s.contains("data_batch_1.bin"), "{s}");
+}
+
+mod fuzz_briefly {
+    //! A short run of the fuzz target's property in the ordinary test suite: random and
+    //! mutated archives never panic the reader (the long run is `cargo fuzz`, RELIABILITY.md).
+    use super::*;
+    use proptest::prelude::*;
+
+    fn small_tar() -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let body = records(3, 2);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_path("cifar-10-batches-bin/data_batch_1.bin").unwrap();
+        h.set_cksum();
+        b.append(&h, body.as_slice()).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
+            let _ = Cifar10::read_archive(bytes.as_slice(), Path::new("x.tar"));
+            let _ = Cifar10::read_archive(flate2::read::GzDecoder::new(bytes.as_slice()), Path::new("x.tar.gz"));
+        }
+
+        #[test]
+        fn mutated_archives_never_panic(flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+                                        cut in any::<prop::sample::Index>()) {
+            let mut tar = small_tar();
+            for (at, byte) in flips {
+                let i = at.index(tar.len());
+                tar[i] ^= byte;
+            }
+            tar.truncate(cut.index(tar.len() + 1));
+            let result = Cifar10::read_archive(tar.as_slice(), Path::new("m.tar"));
+            prop_assert!(result.is_err(), "a 3-record archive is never a valid CIFAR-10");
+        }
+    }
 }

@@ -40,6 +40,20 @@ impl DataArgs {
                 "--data and --download conflict: give a local copy or ask for a download, not both",
             ));
         }
+        // Missing input is the user's to fix (exit 2); a failed download is not.
+        if let Some(p) = &self.data
+            && !p.exists()
+        {
+            return Err(CliError::usage(format!(
+                "--data {} does not exist: pass the CIFAR-10 binary archive \
+                 (cifar-10-binary.tar.gz) or the folder it unpacks to",
+                p.display()
+            )));
+        }
+        if self.data.is_none() && !self.download && cyclr_burn::download::cached_archive().is_none() {
+            let err = locate_data(None, false, &mut |_, _| {}).unwrap_err();
+            return Err(CliError::usage(format!("{err:#}")));
+        }
         let mut bar: Option<ProgressBar> = None;
         let path = locate_data(self.data.as_deref(), self.download, &mut |got, total| {
             let b = bar.get_or_insert_with(|| {

@@ -1,5 +1,6 @@
 //! `cyclr`: cyclical learning rates and the LR range test, from the command line.
 
+mod cmd_bench;
 mod cmd_range_test;
 mod cmd_recreate;
 mod cmd_schedule;
@@ -34,6 +35,8 @@ enum Command {
     RangeTest(Box<cmd_range_test::RangeTestCmd>),
     /// Recreate the CLR experiment end to end and write a report.
     Recreate(Box<cmd_recreate::RecreateCmd>),
+    /// Measure training and evaluation speed and peak memory of the reference CNN.
+    Bench(cmd_bench::BenchCmd),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -42,6 +45,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Train(cmd) => cmd_train::run(*cmd),
         Command::RangeTest(cmd) => cmd_range_test::run(*cmd),
         Command::Recreate(cmd) => cmd_recreate::run(*cmd),
+        Command::Bench(cmd) => cmd_bench::run(cmd),
     }
 }
 

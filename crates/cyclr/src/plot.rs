@@ -139,6 +139,8 @@ impl Chart {
 
     /// The chart as an SVG document, e.g. to inline in an HTML page.
     pub fn to_svg(&self) -> Result<String, PlotError> {
+        // Text is laid out with the font's metrics, in SVG too.
+        register_font();
         let mut out = String::new();
         {
             let root = SVGBackend::with_string(&mut out, (self.width, self.height))

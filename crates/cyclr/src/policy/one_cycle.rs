@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ScheduleError, positive, rate, steps};
+use crate::error::{ScheduleError, finite, positive, rate, steps};
 use crate::momentum::MomentumRange;
 use crate::schedule::LrSchedule;
 
@@ -91,6 +91,9 @@ impl OneCycleConfig {
 
         let initial_lr = self.max_lr / self.div_factor;
         let min_lr = initial_lr / self.final_div_factor;
+        // Each factor can be fine alone and still overflow together.
+        finite("initial rate max_lr / div_factor", initial_lr)?;
+        finite("final rate max_lr / div_factor / final_div_factor", min_lr)?;
         let total = self.total_steps as f64;
         let (hi_m, lo_m) = momentum
             .map(|m| (m.max_momentum, m.base_momentum))

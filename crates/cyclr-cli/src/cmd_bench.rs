@@ -1,0 +1,67 @@
+//! `cyclr bench`: training and evaluation throughput and peak memory of the reference CNN.
+
+use clap::Args;
+use cyclr_burn::bench::{BenchConfig, run_bench};
+
+use crate::error::{CliError, CliResult};
+
+#[derive(Debug, Args)]
+pub struct BenchCmd {
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: usize,
+    /// Untimed iterations before measuring.
+    #[arg(long, default_value_t = 10)]
+    pub warmup: usize,
+    /// Timed iterations per repeat.
+    #[arg(long, default_value_t = 30)]
+    pub iters: usize,
+    /// Repeats; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+    /// Backend: flex (CPU), cuda or wgpu (GPU builds).
+    #[arg(long, default_value = "flex")]
+    pub device: String,
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cmd: BenchCmd) -> CliResult {
+    if let Some(n) = cmd.threads {
+        crate::common::OptimArgs::set_threads(n)?;
+    }
+    let backend = cmd.device.parse().map_err(CliError::Usage)?;
+    let config = BenchConfig {
+        batch_size: cmd.batch_size,
+        warmup: cmd.warmup,
+        iterations: cmd.iters,
+        repeats: cmd.repeats,
+        backend,
+    };
+    if config.batch_size == 0 || config.iterations == 0 || config.repeats == 0 {
+        return Err(CliError::usage("--batch-size, --iters and --repeats must be at least 1"));
+    }
+    let r = run_bench(&config, &mut |m| eprintln!("bench: {m}"))?;
+    if cmd.json {
+        println!("{}", serde_json::to_string_pretty(&r).map_err(|e| CliError::Failed(e.into()))?);
+        return Ok(());
+    }
+    println!("reference CNN, batch {}, {}", r.config.batch_size, r.hardware.describe());
+    println!("train: {:>8.0} images/s (median of {:?})", r.train_images_per_s, round(&r.train_samples));
+    println!("eval:  {:>8.0} images/s (median of {:?})", r.eval_images_per_s, round(&r.eval_samples));
+    if let Some(m) = r.peak_rss_mib {
+        println!("peak memory: {m:.0} MiB");
+    }
+    println!(
+        "schedule: {:.1} ns per step ({:.5}% of a training step)",
+        r.schedule_ns_per_step,
+        r.schedule_fraction_of_step * 100.0
+    );
+    Ok(())
+}
+
+fn round(v: &[f64]) -> Vec<i64> {
+    v.iter().map(|x| x.round() as i64).collect()
+}

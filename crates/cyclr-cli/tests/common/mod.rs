@@ -1,0 +1,77 @@
+//! Helpers shared by the CLI's integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// The `cyclr` binary, isolated from the user's cache, with a fixed thread count so runs
+/// are reproducible.
+pub fn cyclr(cache: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cyclr"));
+    c.env("CYCLR_CACHE_DIR", cache)
+        .env("RAYON_NUM_THREADS", "2")
+        .env_remove("CYCLR_DOWNLOAD_URL")
+        .stdin(Stdio::null());
+    c
+}
+
+pub fn run(cache: &Path, args: &[&str]) -> Output {
+    cyclr(cache).args(args).output().expect("running cyclr")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts a usage error: exit code 2, one clear line containing `needle`, no panic.
+pub fn assert_usage_error(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "expected exit 2 for {needle:?}; stderr: {err}");
+    assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// The shared CIFAR-10 archive.
+pub fn archive() -> PathBuf {
+    cyclr_burn::data::shared_archive()
+}
+
+/// The shared CIFAR-10, unpacked once per test binary into the target's temp folder:
+/// a folder loads in a fraction of the archive's time.
+pub fn data_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cifar-{}", std::process::id()));
+        let data = cyclr_burn::data::Cifar10::load(&archive()).expect("the shared CIFAR-10 archive");
+        cyclr_burn::data::write_binary_folder(&data, &root).expect("unpacking CIFAR-10");
+        root
+    })
+    .clone()
+}
+
+/// Rows of a metrics.csv without the wall-clock columns, which differ between runs.
+pub fn metric_numbers(dir: &Path) -> Vec<Vec<String>> {
+    let mut r = csv::Reader::from_path(dir.join("metrics.csv")).expect("metrics.csv");
+    let headers = r.headers().unwrap().clone();
+    let keep: Vec<usize> = headers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| *h != "elapsed_s" && *h != "images_per_s")
+        .map(|(i, _)| i)
+        .collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("a whole CSV row");
+            keep.iter().map(|&i| rec[i].to_string()).collect()
+        })
+        .collect()
+}
+
+pub fn is_png(path: &Path) -> bool {
+    std::fs::read(path).map(|b| b.len() > 8 && &b[1..4] == b"PNG").unwrap_or(false)
+}

@@ -1,0 +1,193 @@
+//! `cyclr train`, `cyclr range-test` and `cyclr recreate` end to end on real CIFAR-10
+//! subsets, with the files they promise.
+
+mod common;
+
+use std::path::Path;
+
+use common::{assert_usage_error, cyclr, data_dir, is_png, run, stderr, stdout};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn train_writes_metrics_run_json_plot_and_checkpoint() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let out = t.path().join("run");
+    let o = run(t.path(), &[
+        "train", "--data", s(&data), "--train-limit", "1000", "--test-limit", "200", "--epochs", "2",
+        "--policy", "triangular", "--base-lr", "0.001", "--max-lr", "0.005", "--step-size-up", "10",
+        "--eval-every", "5", "--out", s(&out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("finished 20 iterations: final test accuracy"), "{text}");
+    // Progress lines go to stderr when it is not a terminal: one per evaluation.
+    assert_eq!(stderr(&o).matches(" iter ").count(), 4, "{}", stderr(&o));
+    let rows = common::metric_numbers(&out);
+    assert_eq!(rows.len(), 4);
+    let run_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run_json["status"], "finished");
+    assert_eq!(run_json["config"]["schedule"]["policy"], "triangular");
+    assert_eq!(run_json["data"]["train_images"], 1000);
+    assert!(run_json["hardware"]["cpu"].as_str().is_some());
+    assert!(is_png(&out.join("training.png")));
+    assert!(out.join("checkpoint.bin").is_file());
+
+    // Resuming a finished run for more epochs continues it; flags that change it are refused.
+    let o = run(t.path(), &["train", "--data", s(&data), "--train-limit", "1000", "--test-limit", "200", "--resume", s(&out), "--epochs", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(common::metric_numbers(&out).len(), 6);
+    let o = run(t.path(), &["train", "--data", s(&data), "--resume", s(&out), "--base-lr", "0.1"]);
+    assert_usage_error(&o, "conflict with --resume");
+}
+
+#[test]
+fn train_input_errors_are_explained() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["train", "--data", s(&data)], "no schedule given"),
+        (vec!["train", "--data", s(&data), "--policy", "fixed", "--base-lr", "0.001", "--epochs", "0"], "--epochs is 0"),
+        (vec!["train", "--data", s(&data), "--policy", "fixed", "--base-lr", "0.001", "--batch-size", "0"], "--batch-size is 0"),
+        (vec!["train", "--data", s(&data), "--policy", "fixed", "--base-lr", "0.001", "--optimizer", "sgd", "--momentum", "1.5"], "momentum is 1.5"),
+        (vec!["train", "--data", s(&data), "--policy", "fixed", "--base-lr", "0.001", "--device", "tpu"], "unknown device 'tpu'"),
+        (vec!["train", "--data", s(&data), "--policy", "fixed", "--base-lr", "0.001", "--device", "cuda"], "rebuild with `cargo build --release --features cuda`"),
+        (vec!["train", "--data", s(&data), "--policy", "fixed", "--base-lr", "0.001", "--download"], "--data and --download conflict"),
+        (vec!["train", "--data", s(&data), "--policy", "fixed", "--base-lr", "0.001", "--train-limit", "0"], "--train-limit is 0"),
+        (vec!["train", "--data", s(&data), "--policy", "fixed", "--base-lr", "0.001", "--test-limit", "20000"], "--test-limit 20000 asks for more"),
+        (vec!["train", "--data", "/nonexistent/cifar.tar.gz", "--policy", "fixed", "--base-lr", "0.001"], "does not exist"),
+        (vec!["train", "--resume", "/nonexistent/run"], "no checkpoint there"),
+        (vec!["train", "--data", s(&data), "--policy", "triangular", "--base-lr", "0.001"], "triangular needs --max-lr"),
+        (vec!["train", "--policy", "fixed", "--base-lr", "0.001"], "no CIFAR-10 data found: pass --data PATH"),
+        (vec!["train", "--data", s(&data), "--from-range-test", "/nonexistent/range_test.json"], "reading /nonexistent/range_test.json"),
+    ];
+    for (args, needle) in cases {
+        let o = run(t.path(), &args);
+        assert_usage_error(&o, needle);
+    }
+}
+
+#[test]
+fn range_test_then_train_from_it() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let out = t.path().join("rt");
+    let o = run(t.path(), &[
+        "range-test", "--data", s(&data), "--train-limit", "5000", "--test-limit", "500",
+        "--optimizer", "adam", "--min-lr", "0", "--max-lr", "0.02", "--epochs", "3", "--eval-every", "50", "--out", s(&out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("recommended: base_lr"), "{text}");
+    for f in ["range_test.csv", "range_test.json", "range_test.svg"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    assert!(is_png(&out.join("range_test.png")));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("range_test.json")).unwrap()).unwrap();
+    let points = json["points"].as_array().unwrap();
+    assert_eq!(points.len(), 150);
+    let rec = &json["analysis"]["recommendation"];
+    let (base, max) = (rec["base_lr"].as_f64().unwrap(), rec["max_lr"].as_f64().unwrap());
+    // Sane: base < max, both inside the ramp, max not past the divergence point.
+    assert!(0.0 < base && base < max && max <= 0.02, "{base} {max}");
+    if let Some(at) = json["early_stop"]["lr"].as_f64() {
+        assert!(max <= at);
+    }
+    let rules: Vec<&str> = json["analysis"]["suggestions"].as_array().unwrap().iter().map(|s| s["rule"].as_str().unwrap()).collect();
+    for r in ["accuracy_base", "accuracy_max", "steepest_descent", "valley", "minimum_over_10"] {
+        assert!(rules.contains(&r), "{rules:?}");
+    }
+    assert!(points.iter().filter(|p| p["test_accuracy"].is_number()).count() == 3);
+    let csv_rows = std::fs::read_to_string(out.join("range_test.csv")).unwrap().lines().count();
+    assert_eq!(csv_rows, 151);
+
+    let run_dir = t.path().join("from-rt");
+    let o = run(t.path(), &[
+        "train", "--data", s(&data), "--train-limit", "500", "--test-limit", "100", "--epochs", "1",
+        "--from-range-test", s(&out.join("range_test.json")), "--out", s(&run_dir),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
+    let sched = &run_json["config"]["schedule"];
+    assert_eq!(sched["policy"], "triangular");
+    assert_eq!(sched["base_lr"].as_f64().unwrap(), base);
+    assert_eq!(sched["max_lr"].as_f64().unwrap(), max);
+    assert_eq!(sched["step_size_up"].as_u64().unwrap(), json["stepsize"]["suggested"].as_u64().unwrap());
+}
+
+#[test]
+fn recreate_smoke_writes_a_report_with_the_runs_real_numbers() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let out = t.path().join("rec");
+    let o = cyclr(t.path())
+        .args(["recreate", "--profile", "smoke", "--data", s(&data), "--out", s(&out)])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("<table>"));
+    for picture in ["accuracy.png", "schedules.png", "range-test/range_test.png"] {
+        assert!(is_png(&out.join(picture)), "{picture}");
+        assert!(report.contains(picture), "report.md links {picture}");
+    }
+    let mut results = csv::Reader::from_path(out.join("results.csv")).unwrap();
+    let mut runs = 0;
+    for row in results.records() {
+        let row = row.unwrap();
+        let (name, iterations, final_acc) = (&row[0], &row[4], row[5].parse::<f64>().unwrap());
+        // The run's own metrics agree with the table, and the report shows them.
+        let metrics = common::metric_numbers(&out.join("runs").join(name));
+        let last = metrics.last().unwrap();
+        assert_eq!(last[0], iterations);
+        assert_eq!(last[7].parse::<f64>().unwrap(), final_acc);
+        let shown = format!("| {name} | ");
+        let line = report.lines().find(|l| l.starts_with(&shown)).unwrap_or_else(|| panic!("{name} in report"));
+        assert!(line.contains(&format!("{:.2}%", final_acc * 100.0)), "{line}");
+        assert!(html.contains(&format!("{:.2}%", final_acc * 100.0)));
+        runs += 1;
+    }
+    assert_eq!(runs, 4, "baseline, triangular, triangular2, exp_range");
+    assert!(report.contains("## Verdict") && report.contains("than the baseline"));
+    assert!(report.contains("Hardware:") && report.contains("Seeds: 0"));
+    let stdout = stdout(&o);
+    assert!(stdout.contains("| baseline-seed0 |"), "{stdout}");
+
+    // Starting it again redoes nothing.
+    let again = cyclr(t.path())
+        .args(["recreate", "--profile", "smoke", "--data", s(&data), "--out", s(&out)])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert!(!stderr(&again).contains("== baseline"), "{}", stderr(&again));
+    // Other settings in the same folder are refused.
+    let other = cyclr(t.path())
+        .args(["recreate", "--profile", "smoke", "--seeds", "2", "--data", s(&data), "--out", s(&out)])
+        .output()
+        .unwrap();
+    assert_eq!(other.status.code(), Some(1));
+    assert!(stderr(&other).contains("holds a recreation with other settings"));
+}
+
+#[test]
+fn recreate_input_errors() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["recreate", "--policies", "triangular,bogus", "--data", s(&data)], "unknown policy 'bogus'"),
+        (vec!["recreate", "--policies", "sgdr", "--data", s(&data)], "sgdr is not part of the recreation"),
+        (vec!["recreate", "--seeds", "0", "--data", s(&data)], "--seeds is 0"),
+        (vec!["recreate", "--base-lr", "0.001", "--data", s(&data)], "give both --base-lr and --max-lr"),
+        (vec!["recreate", "--base-lr", "0.01", "--max-lr", "0.001", "--data", s(&data)], "need 0 <= base < max"),
+        (vec!["recreate", "--gamma", "2", "--data", s(&data)], "--gamma is 2"),
+        (vec!["recreate", "--profile", "huge", "--data", s(&data)], "invalid value 'huge'"),
+        (vec!["recreate", "--profile", "smoke"], "no CIFAR-10 data found"),
+    ];
+    for (args, needle) in cases {
+        assert_usage_error(&run(t.path(), &args), needle);
+    }
+}
