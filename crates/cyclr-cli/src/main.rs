@@ -11,6 +11,9 @@ mod schedule_args;
 
 use clap::{Parser, Subcommand};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use error::CliResult;
 
 #[derive(Debug, Parser)]
