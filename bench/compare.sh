@@ -16,6 +16,8 @@ OUT=$(mktemp -d)
 cargo build --release -q
 echo "cyclr..." >&2
 target/release/cyclr bench "${ARGS[@]}" --json > "$OUT/cyclr.json"
+echo "cyclr --engine burn..." >&2
+target/release/cyclr bench "${ARGS[@]}" --engine burn --json > "$OUT/cyclr_burn.json"
 if "$PY" -c "import torch" 2>/dev/null; then
   echo "PyTorch..." >&2
   "$PY" bench/pytorch_cnn.py "${ARGS[@]}" > "$OUT/torch.json"
@@ -33,7 +35,9 @@ fi
 import json, os, sys
 d = sys.argv[1]
 c = json.load(open(os.path.join(d, "cyclr.json")))
-rows = [("cyclr (burn Flex)", c["train_images_per_s"], c["eval_images_per_s"], c["peak_rss_mib"])]
+rows = [("cyclr, fused CPU kernels (default)", c["train_images_per_s"], c["eval_images_per_s"], c["peak_rss_mib"])]
+b = json.load(open(os.path.join(d, "cyclr_burn.json")))
+rows.append(("cyclr, burn Flex ops (--engine burn)", b["train_images_per_s"], b["eval_images_per_s"], b["peak_rss_mib"]))
 for name in ["torch.json", "torch_cl.json", "keras.json"]:
     p = os.path.join(d, name)
     if os.path.exists(p):
@@ -41,7 +45,7 @@ for name in ["torch.json", "torch_cl.json", "keras.json"]:
         rows.append((r["framework"], r["train_images_per_s"], r["eval_images_per_s"], r["peak_rss_mib"]))
 print(f"Machine: {c['hardware']['cpu']}, {c['hardware']['logical_cores']} logical cores; batch 100, random data, median of 5 repeats")
 print()
-print("| engine | train img/s | eval img/s | peak memory | cyclr train ratio | cyclr eval ratio | memory ratio |")
+print("| engine | train img/s | eval img/s | peak memory | cyclr/this, train | cyclr/this, eval | cyclr/this, memory |")
 print("|---|---:|---:|---:|---:|---:|---:|")
 for name, tr, ev, mem in rows:
     print(f"| {name} | {tr:.0f} | {ev:.0f} | {mem:.0f} MiB | {rows[0][1]/tr:.2f}x | {rows[0][2]/ev:.2f}x | {rows[0][3]/mem:.2f}x |")

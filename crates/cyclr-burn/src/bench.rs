@@ -8,7 +8,7 @@ use cyclr::{CyclicConfig, LrSchedule, ScheduleConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Batch, IMAGE_BYTES, Split};
-use crate::engine::{Backend, Engine};
+use crate::engine::{Backend, Engine, EngineKind};
 use crate::optim::OptimizerConfig;
 use crate::train::Hardware;
 
@@ -21,11 +21,12 @@ pub struct BenchConfig {
     pub iterations: usize,
     pub repeats: usize,
     pub backend: Backend,
+    pub engine: EngineKind,
 }
 
 impl Default for BenchConfig {
     fn default() -> Self {
-        Self { batch_size: 100, warmup: 10, iterations: 30, repeats: 5, backend: Backend::Flex }
+        Self { batch_size: 100, warmup: 10, iterations: 30, repeats: 5, backend: Backend::Flex, engine: EngineKind::Fused }
     }
 }
 
@@ -85,7 +86,8 @@ pub fn run_bench(config: &BenchConfig, progress: &mut dyn FnMut(&str)) -> anyhow
         anyhow::bail!("--batch-size, --iters and --repeats must be at least 1");
     }
     let device = config.backend.device().map_err(anyhow::Error::msg)?;
-    let mut engine = Engine::new(&OptimizerConfig::adam(), 1, device);
+    config.engine.check(config.backend).map_err(anyhow::Error::msg)?;
+    let mut engine = Engine::new(&OptimizerConfig::adam(), 1, device, config.engine);
     let b = config.batch_size;
     let split = random_split(b * 8, 7);
     let batches: Vec<Batch> = (0..8)
@@ -133,7 +135,7 @@ pub fn run_bench(config: &BenchConfig, progress: &mut dyn FnMut(&str)) -> anyhow
     let step_ns = b as f64 / train * 1e9;
     Ok(BenchResult {
         config: config.clone(),
-        hardware: Hardware::current(config.backend),
+        hardware: Hardware::current(config.backend, config.engine),
         train_images_per_s: train,
         train_samples,
         eval_images_per_s: median(&mut eval_samples.clone()),

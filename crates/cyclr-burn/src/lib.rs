@@ -17,3 +17,4 @@ pub mod train;
 pub mod range_test;
 pub mod recreate;
 pub mod bench;
+pub mod fused;

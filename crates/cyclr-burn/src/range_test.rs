@@ -12,7 +12,7 @@ use cyclr::range_test::{
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Cifar10, Prefetcher, epoch_order};
-use crate::engine::{Backend, Engine};
+use crate::engine::{Backend, Engine, EngineKind};
 use crate::io::write_atomic;
 use crate::optim::OptimizerConfig;
 use crate::train::{BatchProgress, DataInfo, Hardware, Observer, Versions};
@@ -29,6 +29,8 @@ pub struct RangeTestSettings {
     pub eval_every: Option<u64>,
     #[serde(default)]
     pub backend: Backend,
+    #[serde(default)]
+    pub engine: EngineKind,
 }
 
 /// `range_test.json`.
@@ -137,7 +139,8 @@ pub fn run_range_test(
     observer: &mut dyn Observer,
 ) -> anyhow::Result<RangeTestResult> {
     let device = settings.backend.device().map_err(anyhow::Error::msg)?;
-    let mut engine = Engine::new(&settings.optimizer, settings.seed, device);
+    settings.engine.check(settings.backend).map_err(anyhow::Error::msg)?;
+    let mut engine = Engine::new(&settings.optimizer, settings.seed, device, settings.engine);
     let (rec, wall_s) = run_on_engine(&mut engine, settings, data, observer)?;
     let analysis = analyze(&rec.points, rec.stop.as_ref());
     let per_epoch = data.train.len().div_ceil(settings.batch_size) as u64;
@@ -149,7 +152,7 @@ pub fn run_range_test(
             test_images: data.test.len(),
         },
         versions: Versions::current(),
-        hardware: Hardware::current(settings.backend),
+        hardware: Hardware::current(settings.backend, settings.engine),
         early_stop: rec.stop,
         analysis,
         stepsize: stepsize_advice(per_epoch),

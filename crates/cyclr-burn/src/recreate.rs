@@ -16,7 +16,7 @@ use cyclr::{
 use serde::{Deserialize, Serialize};
 
 use crate::data::Cifar10;
-use crate::engine::Backend;
+use crate::engine::{Backend, EngineKind};
 use crate::io::write_atomic;
 use crate::optim::OptimizerConfig;
 use crate::range_test::{RangeTestResult, RangeTestSettings, run_range_test, write_outputs};
@@ -98,6 +98,8 @@ pub struct RecreatePlan {
     pub seeds: Vec<u64>,
     pub eval_every: Option<u64>,
     pub backend: Backend,
+    #[serde(default)]
+    pub engine: EngineKind,
 }
 
 impl RecreatePlan {
@@ -115,6 +117,7 @@ impl RecreatePlan {
             seeds: vec![0],
             eval_every: None,
             backend: Backend::Flex,
+            engine: EngineKind::Fused,
         }
     }
 
@@ -144,6 +147,7 @@ impl RecreatePlan {
             return Err(format!("--baseline-lr is {}: give a positive rate", self.baseline_lr));
         }
         RangeTestConfig::new(self.range_min_lr, self.range_max_lr, 100, Ramp::Linear).validate()?;
+        self.engine.check(self.backend)?;
         if let PolicySet::Custom(list) = &self.policies {
             if list.is_empty() {
                 return Err("--policies is empty".into());
@@ -275,6 +279,7 @@ pub fn recreate(
                 seed: plan.seeds[0],
                 eval_every: None,
                 backend: plan.backend,
+                engine: plan.engine,
             };
             let r = run_range_test(&settings, data, observer)?;
             if observer.should_stop() {
@@ -364,6 +369,7 @@ pub fn recreate(
                 config.seed = spec.seed;
                 config.eval_every = plan.eval_every;
                 config.backend = plan.backend;
+                config.engine = plan.engine;
                 let s = train(&config, data, &dir, crate::train::has_checkpoint(&dir), observer)?;
                 if s.status == RunStatus::Interrupted {
                     bail!(
@@ -395,7 +401,7 @@ pub fn recreate(
         data: data.source.display().to_string(),
         train_images: data.train.len(),
         test_images: data.test.len(),
-        hardware: Hardware::current(plan.backend),
+        hardware: Hardware::current(plan.backend, plan.engine),
         versions: Versions::current(),
         base_lr,
         max_lr,

@@ -19,7 +19,7 @@ use cyclr::{LrSchedule, Schedule};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Cifar10, Prefetcher, epoch_order};
-use crate::engine::{Backend, Engine, Evaluation};
+use crate::engine::{Backend, Engine, EngineKind, Evaluation};
 use crate::io::write_atomic;
 use crate::optim::OptimizerConfig;
 
@@ -39,6 +39,9 @@ pub struct TrainConfig {
     pub eval_every: Option<u64>,
     #[serde(default)]
     pub backend: Backend,
+    /// Fused CPU kernels or burn's ops.
+    #[serde(default)]
+    pub engine: EngineKind,
 }
 
 impl TrainConfig {
@@ -52,6 +55,7 @@ impl TrainConfig {
             seed: 0,
             eval_every: None,
             backend: Backend::Flex,
+            engine: EngineKind::Fused,
         }
     }
 
@@ -68,6 +72,7 @@ impl TrainConfig {
         if self.eval_every == Some(0) {
             return Err("--eval-every is 0: give a number of iterations, or leave it out".into());
         }
+        self.engine.check(self.backend)?;
         self.optimizer.validate()
     }
 
@@ -206,10 +211,13 @@ pub struct Hardware {
     pub threads: usize,
     pub os: String,
     pub backend: String,
+    #[serde(default)]
+    pub engine: String,
 }
 
+
 impl Hardware {
-    pub fn current(backend: Backend) -> Self {
+    pub fn current(backend: Backend, engine: EngineKind) -> Self {
         let cpu = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
             .and_then(|s| {
@@ -226,14 +234,17 @@ impl Hardware {
             threads: rayon_threads(),
             os: std::env::consts::OS.into(),
             backend: backend.name().into(),
+            engine: engine.name().into(),
         }
     }
 
     pub fn describe(&self) -> String {
-        format!(
-            "{} ({} logical cores, {} threads), {}, burn {} backend",
-            self.cpu, self.logical_cores, self.threads, self.os, self.backend
-        )
+        let engine = if self.engine == "burn" {
+            format!("burn {} backend", self.backend)
+        } else {
+            "cyclr's fused CPU kernels".to_string()
+        };
+        format!("{} ({} logical cores, {} threads), {}, {engine}", self.cpu, self.logical_cores, self.threads, self.os)
     }
 }
 
@@ -426,7 +437,7 @@ pub fn train(
         test_images: data.test.len(),
     };
     let device = config.backend.device().map_err(anyhow::Error::msg)?;
-    let mut engine = Engine::new(&config.optimizer, config.seed, device);
+    let mut engine = Engine::new(&config.optimizer, config.seed, device, config.engine);
 
     let mut position = if resume && ckpt_path.is_file() {
         let c = read_checkpoint(&ckpt_path)?;
@@ -486,7 +497,7 @@ pub fn train(
     let train_len = data.train.len();
     let steps_per_epoch = config.steps_per_epoch(train_len);
     let total_steps = config.total_steps(train_len);
-    let hardware = Hardware::current(config.backend);
+    let hardware = Hardware::current(config.backend, config.engine);
     let write_run = |p: &Position, note: Option<String>| -> anyhow::Result<()> {
         let s = summary_of(p, note.clone());
         let record = RunRecord {

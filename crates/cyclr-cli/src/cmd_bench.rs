@@ -21,6 +21,9 @@ pub struct BenchCmd {
     /// Backend: flex (CPU), cuda or wgpu (GPU builds).
     #[arg(long, default_value = "flex")]
     pub device: String,
+    /// fused (CPU kernels, default on the CPU) or burn.
+    #[arg(long, value_parser = crate::common::parse_engine)]
+    pub engine: Option<cyclr_burn::engine::EngineKind>,
     #[arg(long)]
     pub threads: Option<usize>,
     /// Print the result as JSON.
@@ -32,13 +35,15 @@ pub fn run(cmd: BenchCmd) -> CliResult {
     if let Some(n) = cmd.threads {
         crate::common::OptimArgs::set_threads(n)?;
     }
-    let backend = cmd.device.parse().map_err(CliError::Usage)?;
+    let backend: cyclr_burn::engine::Backend = cmd.device.parse().map_err(CliError::Usage)?;
+    let engine = crate::common::resolve_engine(cmd.engine, backend)?;
     let config = BenchConfig {
         batch_size: cmd.batch_size,
         warmup: cmd.warmup,
         iterations: cmd.iters,
         repeats: cmd.repeats,
         backend,
+        engine,
     };
     if config.batch_size == 0 || config.iterations == 0 || config.repeats == 0 {
         return Err(CliError::usage("--batch-size, --iters and --repeats must be at least 1"));

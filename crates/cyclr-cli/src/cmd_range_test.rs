@@ -88,6 +88,7 @@ pub fn run(cmd: RangeTestCmd) -> CliResult {
         seed: cmd.seed,
         eval_every: cmd.eval_every,
         backend: cmd.optim.device,
+        engine: crate::common::resolve_engine(cmd.optim.engine, cmd.optim.device)?,
     };
     settings.ramp.validate().map_err(CliError::usage)?;
     let out = cmd.out.clone().unwrap_or_else(|| dated_dir("range-test"));

@@ -75,6 +75,9 @@ pub struct RecreateCmd {
     /// Backend: flex (CPU), cuda or wgpu (GPU builds).
     #[arg(long, default_value = "flex")]
     pub device: String,
+    /// fused (CPU kernels, default on the CPU) or burn.
+    #[arg(long, value_parser = crate::common::parse_engine)]
+    pub engine: Option<cyclr_burn::engine::EngineKind>,
     #[arg(long)]
     pub threads: Option<usize>,
     #[arg(long, short)]
@@ -144,6 +147,7 @@ impl RecreateCmd {
         }
         plan.backend = self.device.parse().map_err(CliError::Usage)?;
         plan.backend.device().map_err(CliError::usage)?;
+        plan.engine = crate::common::resolve_engine(self.engine, plan.backend)?;
         plan.validate().map_err(CliError::usage)?;
         Ok(plan)
     }

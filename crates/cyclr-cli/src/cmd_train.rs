@@ -89,6 +89,7 @@ pub fn run(cmd: TrainCmd) -> CliResult {
             config.seed = cmd.seed;
             config.eval_every = cmd.eval_every;
             config.backend = cmd.optim.device;
+            config.engine = crate::common::resolve_engine(cmd.optim.engine, cmd.optim.device)?;
             config.validate().map_err(CliError::usage)?;
             (config, cmd.out.clone().unwrap_or_else(|| dated_dir("train")), false)
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use cyclr_burn::data::Cifar10;
 use cyclr_burn::download::locate_data;
-use cyclr_burn::engine::Backend;
+use cyclr_burn::engine::{Backend, EngineKind};
 use cyclr_burn::optim::OptimizerConfig;
 use cyclr_burn::train::{BatchProgress, MetricsRow, Observer};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -99,9 +99,24 @@ pub struct OptimArgs {
     /// Backend: flex (CPU, default), cuda or wgpu (GPU builds).
     #[arg(long, default_value = "flex", value_parser = parse_backend)]
     pub device: Backend,
+    /// fused (hand-written CPU kernels, the default on the CPU) or burn (burn's ops; the
+    /// default, and the only choice, on a GPU).
+    #[arg(long, value_parser = parse_engine)]
+    pub engine: Option<EngineKind>,
     /// CPU threads for the backend (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+pub fn parse_engine(s: &str) -> Result<EngineKind, String> {
+    s.parse()
+}
+
+/// The engine asked for, or the natural one for the device.
+pub fn resolve_engine(engine: Option<EngineKind>, backend: Backend) -> CliResult<EngineKind> {
+    let e = engine.unwrap_or(if backend == Backend::Flex { EngineKind::Fused } else { EngineKind::Burn });
+    e.check(backend).map_err(CliError::Usage)?;
+    Ok(e)
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {

@@ -1,0 +1,161 @@
+//! The fused CPU kernels against burn's autodiff on the same weights and inputs, and
+//! against finite differences: losses, gradients, updates and saved state.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use cyclr_burn::data::Batch;
+use cyclr_burn::fused::{FusedCnn, NUM_PARAMS};
+use cyclr_burn::model::ReferenceCnn;
+use cyclr_burn::optim::OptimizerConfig;
+
+fn random_batch(n: usize, seed: u64) -> Batch {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    };
+    Batch {
+        images: (0..n * 3072).map(|_| (next() * 4.0 - 2.0) as f32).collect(),
+        labels: (0..n).map(|_| (next() * 10.0) as i64 % 10).collect(),
+    }
+}
+
+fn flat(t: Tensor<1>) -> Vec<f32> {
+    t.into_data().try_into_vec_as::<f32>().unwrap()
+}
+
+/// burn's loss and gradients, flattened in the fused engine's parameter order.
+fn burn_gradients(model: &ReferenceCnn, batch: &Batch, device: &Device) -> (f64, Vec<f32>) {
+    let n = batch.len();
+    let images = Tensor::<4>::from_data(TensorData::new(batch.images.clone(), [n, 3, 32, 32]), device);
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(batch.labels.clone(), [n]), device);
+    let (loss, _) = model.forward_loss(images, labels);
+    let value = loss.clone().into_scalar::<f32>() as f64;
+    let grads = loss.backward();
+    let mut g = Vec::new();
+    for conv in [&model.conv1, &model.conv2, &model.conv3] {
+        g.extend(flat(conv.weight.val().grad(&grads).unwrap().flatten::<1>(0, 3)));
+        g.extend(flat(conv.bias.as_ref().unwrap().val().grad(&grads).unwrap()));
+    }
+    for fc in [&model.fc1, &model.fc2] {
+        g.extend(flat(fc.weight.val().grad(&grads).unwrap().flatten::<1>(0, 1)));
+        g.extend(flat(fc.bias.as_ref().unwrap().val().grad(&grads).unwrap()));
+    }
+    (value, g)
+}
+
+fn max_abs(v: &[f32]) -> f32 {
+    v.iter().fold(0.0, |m, x| m.max(x.abs()))
+}
+
+#[test]
+fn loss_and_gradients_match_burns_autodiff() {
+    let device = Device::flex().autodiff();
+    device.seed(3);
+    let model = ReferenceCnn::new(&device);
+    let batch = random_batch(37, 1); // an odd size: uneven split across threads
+    let (burn_loss, burn_g) = burn_gradients(&model, &batch, &device);
+    let mut fused = FusedCnn::from_model(&model, &OptimizerConfig::adam());
+    let (loss, g) = fused.gradients(&batch);
+    assert_eq!(g.len(), NUM_PARAMS);
+    assert!(((loss - burn_loss) / burn_loss).abs() < 1e-5, "loss {loss} vs burn {burn_loss}");
+    // Per parameter tensor, relative to that tensor's largest gradient.
+    let sizes = [864, 32, 18432, 64, 36864, 64, 65536, 64, 640, 10];
+    let mut at = 0;
+    for (i, n) in sizes.into_iter().enumerate() {
+        let (a, b) = (&g[at..at + n], &burn_g[at..at + n]);
+        let scale = max_abs(b).max(1e-12);
+        let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert!(worst <= 1e-4 * scale, "parameter {i}: max diff {worst} vs scale {scale}");
+        at += n;
+    }
+}
+
+#[test]
+fn gradients_match_finite_differences() {
+    let device = Device::flex();
+    device.seed(5);
+    let model = ReferenceCnn::new(&device);
+    let batch = random_batch(8, 2);
+    let mut fused = FusedCnn::from_model(&model, &OptimizerConfig::sgd());
+    let (_, g) = fused.gradients(&batch);
+    let h = 1e-3f32;
+    // The largest-gradient entry of every parameter tensor.
+    let sizes = [864, 32, 18432, 64, 36864, 64, 65536, 64, 640, 10];
+    let mut at = 0;
+    for n in sizes {
+        let i = (at..at + n).max_by(|&a, &b| g[a].abs().total_cmp(&g[b].abs())).unwrap();
+        let loss_at = |delta: f32| {
+            let mut m = FusedCnn::from_model(&fused.to_model(&device), &OptimizerConfig::sgd());
+            m.perturb(i, delta);
+            m.gradients(&batch).0
+        };
+        let numeric = (loss_at(h) - loss_at(-h)) / (2.0 * h as f64);
+        let analytic = g[i] as f64;
+        assert!((numeric - analytic).abs() <= 0.03 * analytic.abs() + 2e-4, "param {i}: numeric {numeric} analytic {analytic}");
+        at += n;
+    }
+}
+
+#[test]
+fn an_adam_step_matches_our_burn_optimizer() {
+    let device = Device::flex().autodiff();
+    let batch = random_batch(20, 3);
+    let config = OptimizerConfig::adam();
+    let mut burn = cyclr_burn::engine::Engine::new(&config, 9, device, cyclr_burn::engine::EngineKind::Burn);
+    let mut fused = FusedCnn::from_model(&burn.model(&Device::flex()), &config);
+    for step in 0..3 {
+        let a = fused.train_batch(&batch, 1e-3, None);
+        let b = burn.train_batch(&batch, 1e-3, None);
+        assert!((a.loss - b.loss).abs() < 1e-4, "step {step}: {} vs {}", a.loss, b.loss);
+    }
+    let burn_params = FusedCnn::from_model(&burn.model(&Device::flex()), &config);
+    let worst = fused.params().iter().zip(burn_params.params()).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-4, "weights differ by {worst} after 3 Adam steps");
+}
+
+#[test]
+fn saved_state_resumes_identically() {
+    for config in [OptimizerConfig::adam(), OptimizerConfig::sgd()] {
+        let device = Device::flex();
+        device.seed(1);
+        let mut a = FusedCnn::from_model(&ReferenceCnn::new(&device), &config);
+        let b1 = random_batch(10, 4);
+        let b2 = random_batch(10, 5);
+        a.train_batch(&b1, 1e-3, None);
+        let (model, optim) = a.save().unwrap();
+        let mut b = FusedCnn::from_model(&ReferenceCnn::new(&device), &config);
+        b.load(model, optim).unwrap();
+        assert_eq!(a.params(), b.params());
+        let (x, y) = (a.train_batch(&b2, 1e-3, None), b.train_batch(&b2, 1e-3, None));
+        assert_eq!(x.loss, y.loss);
+        assert_eq!(a.params(), b.params());
+        // Another engine's optimizer state is refused with a clear message.
+        let (model, _) = a.save().unwrap();
+        let err = b.load(model, b"not ours".to_vec()).unwrap_err().to_string();
+        assert!(err.contains("not written by the fused engine"), "{err}");
+    }
+}
+
+#[test]
+fn evaluation_matches_burns() {
+    // Evaluation takes a different path (no columns kept): it must agree with burn too.
+    let device = Device::flex().autodiff();
+    let config = OptimizerConfig::adam();
+    let mut burn = cyclr_burn::engine::Engine::new(&config, 4, device, cyclr_burn::engine::EngineKind::Burn);
+    let mut fused = FusedCnn::from_model(&burn.model(&Device::flex()), &config);
+    let n = 230;
+    let split = cyclr_burn::data::Split {
+        images: (0..n * 3072).map(|i| ((i * 2654435761usize) >> 7) as u8).collect(),
+        labels: (0..n).map(|i| (i * 7 % 10) as u8).collect(),
+    };
+    let (a, b) = (fused.evaluate(&split, 100), burn.evaluate(&split, 100));
+    assert!(((a.loss - b.loss) / b.loss).abs() < 1e-5, "{} vs {}", a.loss, b.loss);
+    assert_eq!(a.accuracy, b.accuracy);
+    // And the training path's loss on the same images.
+    let batch = cyclr_burn::data::make_batch(&split, &(0..100).collect::<Vec<u32>>());
+    let first = cyclr_burn::data::Split { images: split.images[..100 * 3072].to_vec(), labels: split.labels[..100].to_vec() };
+    let (train_loss, _) = fused.gradients(&batch);
+    assert!((fused.evaluate(&first, 100).loss - train_loss).abs() < 1e-5);
+}
