@@ -35,14 +35,10 @@ const S3: usize = 4;
 const K1: usize = C0 * 9;
 const K2: usize = C1 * 9;
 const K3: usize = C2 * 9;
+const N1: usize = S1 * S1;
+const N2: usize = S2 * S2;
 const N3: usize = S3 * S3;
 const FLAT: usize = C3 * N3;
-// Convolution outputs are computed on a "wide" grid: every output row as long as an input
-// row (the last two columns are discarded). Then each im2col row is one contiguous copy
-// instead of a short copy per output row, which dominated the forward pass.
-const M1: usize = S1 * S0;
-const M2: usize = S2 * Q1;
-const M3: usize = S3 * Q2;
 const HID: usize = 64;
 const OUT: usize = 10;
 
@@ -127,38 +123,36 @@ fn mm(
     }
 }
 
-/// 3x3 valid convolution's columns on the wide grid:
-/// `cols[(c*9 + kh*3 + kw) x (oh*S + ow)] = x[c][oh + kh][ow + kw]`, one copy per row.
-/// Positions past the input's end (only in the discarded columns) are zero.
-fn im2col<const C: usize, const S: usize>(x: &[f32], cols: &mut [f32]) {
-    let n = (S - 2) * S;
-    let len = C * S * S;
-    for ci in 0..C {
-        for kh in 0..3 {
-            for kw in 0..3 {
-                let row = &mut cols[(ci * 9 + kh * 3 + kw) * n..][..n];
-                let start = ci * S * S + kh * S + kw;
-                let take = n.min(len - start);
-                row[..take].copy_from_slice(&x[start..start + take]);
-                row[take..].fill(0.0);
+// Activations are channels-last (NHWC): a position's channels are contiguous, so the
+// column matrix is built from runs of `3 * C` floats, pooling and bias work on whole
+// channel vectors, and the products take their fastest orientation. The weights are
+// permuted to match, `(kh, kw, c)` instead of burn's `(c, kh, kw)`, once per batch.
+
+/// Rows of a 3x3 valid convolution's input patches: `rows[(oh*so + ow) x ((kh*3 + kw)*C + c)]
+/// = x[oh + kh][ow + kw][c]` for channels-last `x [S x S x C]`.
+fn im2row<const C: usize, const S: usize>(x: &[f32], rows: &mut [f32]) {
+    let so = S - 2;
+    for oh in 0..so {
+        for ow in 0..so {
+            let row = &mut rows[(oh * so + ow) * 9 * C..][..9 * C];
+            for kh in 0..3 {
+                let src = &x[((oh + kh) * S + ow) * C..][..3 * C];
+                row[kh * 3 * C..(kh + 1) * 3 * C].copy_from_slice(src);
             }
         }
     }
 }
 
-/// The transpose of [`im2col`]: adds the columns' gradients back onto the input (the
-/// discarded columns carry zeros).
-fn col2im<const C: usize, const S: usize>(dcols: &[f32], dx: &mut [f32]) {
-    let n = (S - 2) * S;
-    let len = C * S * S;
-    dx[..len].fill(0.0);
-    for ci in 0..C {
-        for kh in 0..3 {
-            for kw in 0..3 {
-                let row = &dcols[(ci * 9 + kh * 3 + kw) * n..][..n];
-                let start = ci * S * S + kh * S + kw;
-                let take = n.min(len - start);
-                for (d, v) in dx[start..start + take].iter_mut().zip(&row[..take]) {
+/// The transpose of [`im2row`]: adds the patches' gradients back onto the input.
+fn row2im<const C: usize, const S: usize>(drows: &[f32], dx: &mut [f32]) {
+    let so = S - 2;
+    dx[..S * S * C].fill(0.0);
+    for oh in 0..so {
+        for ow in 0..so {
+            let row = &drows[(oh * so + ow) * 9 * C..][..9 * C];
+            for kh in 0..3 {
+                let dst = &mut dx[((oh + kh) * S + ow) * C..][..3 * C];
+                for (d, v) in dst.iter_mut().zip(&row[kh * 3 * C..(kh + 1) * 3 * C]) {
                     *d += v;
                 }
             }
@@ -166,96 +160,108 @@ fn col2im<const C: usize, const S: usize>(dcols: &[f32], dx: &mut [f32]) {
     }
 }
 
-/// 2x2 max pooling (stride 2, floor) of a raw convolution output on the wide grid
-/// (`O x O` valid values, rows `R` apart), then bias and ReLU on the four-times smaller
-/// result: `relu(max(a) + b) = max(relu(a + b))`, so no full-size pass is needed.
-fn pool_bias_relu<const C: usize, const O: usize, const R: usize>(a: &[f32], bias: &[f32], out: &mut [f32]) {
+/// 2x2 max pooling (stride 2, floor) of a raw convolution output `[O x O x C]`, then bias
+/// and ReLU on the four-times smaller result: `relu(max(a) + b) = max(relu(a + b))`, so no
+/// full-size pass is needed. Output `[q x q x C]`.
+fn pool_bias_relu<const C: usize, const O: usize>(a: &[f32], bias: &[f32], out: &mut [f32]) {
     let q = O / 2;
-    for ci in 0..C {
-        let plane = &a[ci * O * R..][..O * R];
-        let dst = &mut out[ci * q * q..][..q * q];
-        let b = bias[ci];
-        for (i, drow) in dst.chunks_exact_mut(q).enumerate() {
-            let r0 = &plane[2 * i * R..][..2 * q];
-            let r1 = &plane[(2 * i + 1) * R..][..2 * q];
-            for ((d, p0), p1) in drow.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
-                *d = (p0[0].max(p0[1]).max(p1[0].max(p1[1])) + b).max(0.0);
+    for i in 0..q {
+        for j in 0..q {
+            let at = |di: usize, dj: usize| &a[((2 * i + di) * O + 2 * j + dj) * C..][..C];
+            let (x0, x1, x2, x3) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1));
+            let dst = &mut out[(i * q + j) * C..][..C];
+            for c in 0..C {
+                dst[c] = (x0[c].max(x1[c]).max(x2[c].max(x3[c])) + bias[c]).max(0.0);
             }
         }
     }
 }
 
 /// The backward of [`pool_bias_relu`]: each pooled gradient goes to its window's first
-/// maximum (burn's choice) when the output was positive (ReLU's mask); the bias gradient
-/// is their sum per channel. Everything else in `da` is zero.
-fn unpool<const C: usize, const O: usize, const R: usize>(
-    dp: &[f32],
-    pooled: &[f32],
-    a: &[f32],
-    da: &mut [f32],
-    dbias: &mut [f32],
-) {
+/// maximum (burn's order: row by row) when the output was positive (ReLU's mask); the bias
+/// gradient is their sum per channel. Everything else in `da` is zero.
+fn unpool<const C: usize, const O: usize>(dp: &[f32], pooled: &[f32], a: &[f32], da: &mut [f32], dbias: &mut [f32]) {
     let q = O / 2;
-    da[..C * O * R].fill(0.0);
-    for ci in 0..C {
-        let plane = &a[ci * O * R..][..O * R];
-        let dplane = &mut da[ci * O * R..][..O * R];
-        let mut db = 0.0;
-        for i in 0..q {
-            for j in 0..q {
-                let k = ci * q * q + i * q + j;
-                if pooled[k] <= 0.0 {
+    da[..O * O * C].fill(0.0);
+    for i in 0..q {
+        for j in 0..q {
+            let pos = [(2 * i) * O + 2 * j, (2 * i) * O + 2 * j + 1, (2 * i + 1) * O + 2 * j, (2 * i + 1) * O + 2 * j + 1];
+            let k = (i * q + j) * C;
+            for c in 0..C {
+                if pooled[k + c] <= 0.0 {
                     continue;
                 }
-                let at = [2 * i * R + 2 * j, 2 * i * R + 2 * j + 1, (2 * i + 1) * R + 2 * j, (2 * i + 1) * R + 2 * j + 1];
-                let m = at.iter().fold(f32::NEG_INFINITY, |m, &w| m.max(plane[w]));
-                if let Some(&w) = at.iter().find(|&&w| plane[w] == m) {
-                    dplane[w] = dp[k];
-                    db += dp[k];
+                let m = pos.iter().fold(f32::NEG_INFINITY, |m, &w| m.max(a[w * C + c]));
+                if let Some(&w) = pos.iter().find(|&&w| a[w * C + c] == m) {
+                    da[w * C + c] = dp[k + c];
+                    dbias[c] += dp[k + c];
                 }
             }
         }
-        dbias[ci] += db;
+    }
+}
+
+/// burn's conv weight `[co][c][kh][kw]` as `[co][kh][kw][c]`.
+fn permute_in<const CO: usize, const CI: usize>(w: &[f32], out: &mut [f32]) {
+    for co in 0..CO {
+        for c in 0..CI {
+            for t in 0..9 {
+                out[co * 9 * CI + t * CI + c] = w[co * 9 * CI + c * 9 + t];
+            }
+        }
+    }
+}
+
+/// The inverse of [`permute_in`], adding into `out`.
+fn permute_out_add<const CO: usize, const CI: usize>(wp: &[f32], out: &mut [f32]) {
+    for co in 0..CO {
+        for c in 0..CI {
+            for t in 0..9 {
+                out[co * 9 * CI + c * 9 + t] += wp[co * 9 * CI + t * CI + c];
+            }
+        }
     }
 }
 
 /// What the forward pass keeps of one image for the backward pass.
 #[derive(Clone)]
 struct ImageState {
-    cols1: Vec<f32>,
+    x: Vec<f32>,
+    rows1: Vec<f32>,
     a1: Vec<f32>,
     p1: Vec<f32>,
-    cols2: Vec<f32>,
+    rows2: Vec<f32>,
     a2: Vec<f32>,
     p2: Vec<f32>,
-    cols3: Vec<f32>,
+    rows3: Vec<f32>,
     a3: Vec<f32>,
 }
 
 impl ImageState {
     fn new() -> Self {
         Self {
-            cols1: vec![0.0; K1 * M1],
-            a1: vec![0.0; C1 * M1],
-            // Zero padding past the end: the shifted views of `conv_shifted` read into it.
-            p1: vec![0.0; C1 * Q1 * Q1 + 2 * Q1 + 2],
-            cols2: vec![0.0; K2 * M2],
-            a2: vec![0.0; C2 * M2],
-            p2: vec![0.0; C2 * Q2 * Q2],
-            cols3: vec![0.0; K3 * M3],
-            a3: vec![0.0; C3 * M3],
+            x: vec![0.0; S0 * S0 * C0],
+            rows1: vec![0.0; N1 * K1],
+            a1: vec![0.0; N1 * C1],
+            p1: vec![0.0; Q1 * Q1 * C1],
+            rows2: vec![0.0; N2 * K2],
+            a2: vec![0.0; N2 * C2],
+            p2: vec![0.0; Q2 * Q2 * C2],
+            rows3: vec![0.0; N3 * K3],
+            a3: vec![0.0; N3 * C3],
         }
     }
 }
 
-/// Per-thread scratch of the backward pass, with that thread's convolution gradients.
+/// Per-thread scratch of the backward pass, with that thread's convolution gradients (in
+/// the permuted layout).
 #[derive(Clone)]
 struct Scratch {
     da3: Vec<f32>,
-    dcols3: Vec<f32>,
+    drows3: Vec<f32>,
     dp2: Vec<f32>,
     da2: Vec<f32>,
-    dcols2: Vec<f32>,
+    drows2: Vec<f32>,
     dp1: Vec<f32>,
     da1: Vec<f32>,
     grads: Vec<f32>,
@@ -264,88 +270,65 @@ struct Scratch {
 impl Scratch {
     fn new() -> Self {
         Self {
-            da3: vec![0.0; C3 * M3],
-            dcols3: vec![0.0; K3 * M3],
-            dp2: vec![0.0; C2 * Q2 * Q2],
-            da2: vec![0.0; C2 * M2],
-            dcols2: vec![0.0; K2 * M2],
-            dp1: vec![0.0; C1 * Q1 * Q1],
-            da1: vec![0.0; C1 * M1],
+            da3: vec![0.0; N3 * C3],
+            drows3: vec![0.0; N3 * K3],
+            dp2: vec![0.0; Q2 * Q2 * C2],
+            da2: vec![0.0; N2 * C2],
+            drows2: vec![0.0; N2 * K2],
+            dp1: vec![0.0; Q1 * Q1 * C1],
+            da1: vec![0.0; N1 * C1],
             grads: vec![0.0; CONV_PARAMS],
         }
     }
 }
 
-/// A 3x3 valid convolution on the wide grid without building columns: nine products of
-/// the weights' `(kh, kw)` slice with the input shifted by `kh * S + kw` (strided views,
-/// so nothing is copied). `x` must be zero-padded by `2 * S + 2` values.
-fn conv_shifted<const CI: usize, const CO: usize, const S: usize>(w: &[f32], x: &[f32], out: &mut [f32]) {
-    let n = (S - 2) * S;
-    let k = CI * 9;
-    for kh in 0..3 {
-        for kw in 0..3 {
-            let tap = kh * 3 + kw;
-            mm(CO, n, CI, out, n, tap > 0, &w[tap..], (k, 9), &x[kh * S + kw..], (S * S, 1));
+/// Forward through the convolutions for one image (`x`: CHW, as batches hold it; `wp`:
+/// the permuted parameters); `out` receives the flattened features in burn's CHW order.
+fn conv_forward(wp: &[f32], x: &[f32], st: &mut ImageState, out: &mut [f32]) {
+    for c in 0..C0 {
+        for (i, &v) in x[c * S0 * S0..][..S0 * S0].iter().enumerate() {
+            st.x[i * C0 + c] = v;
         }
     }
-}
+    im2row::<C0, S0>(&st.x, &mut st.rows1);
+    mm(N1, C1, K1, &mut st.a1, C1, false, &st.rows1, (K1, 1), &wp[W1.at..], (1, K1));
+    pool_bias_relu::<C1, S1>(&st.a1, &wp[B1.at..B1.at + C1], &mut st.p1);
 
-/// Forward through the convolutions for one image; `out` receives the flattened features.
-/// Training keeps conv2's columns for the weight gradient; evaluation skips them.
-fn conv_forward(p: &[f32], x: &[f32], st: &mut ImageState, out: &mut [f32], train: bool) {
-    im2col::<C0, S0>(x, &mut st.cols1);
-    mm(C1, M1, K1, &mut st.a1, M1, false, &p[W1.at..], (K1, 1), &st.cols1, (M1, 1));
-    pool_bias_relu::<C1, S1, S0>(&st.a1, &p[B1.at..B1.at + C1], &mut st.p1);
+    im2row::<C1, Q1>(&st.p1, &mut st.rows2);
+    mm(N2, C2, K2, &mut st.a2, C2, false, &st.rows2, (K2, 1), &wp[W2.at..], (1, K2));
+    pool_bias_relu::<C2, S2>(&st.a2, &wp[B2.at..B2.at + C2], &mut st.p2);
 
-    if train {
-        im2col::<C1, Q1>(&st.p1, &mut st.cols2);
-        mm(C2, M2, K2, &mut st.a2, M2, false, &p[W2.at..], (K2, 1), &st.cols2, (M2, 1));
-    } else {
-        conv_shifted::<C1, C2, Q1>(&p[W2.at..W2.at + W2.len], &st.p1, &mut st.a2);
-    }
-    pool_bias_relu::<C2, S2, Q1>(&st.a2, &p[B2.at..B2.at + C2], &mut st.p2);
-
-    im2col::<C2, Q2>(&st.p2, &mut st.cols3);
-    mm(C3, M3, K3, &mut st.a3, M3, false, &p[W3.at..], (K3, 1), &st.cols3, (M3, 1));
-    // Bias and ReLU while dropping the wide grid's extra columns.
-    for c in 0..C3 {
-        let b = p[B3.at + c];
-        for oh in 0..S3 {
-            for ow in 0..S3 {
-                out[c * N3 + oh * S3 + ow] = (st.a3[c * M3 + oh * Q2 + ow] + b).max(0.0);
-            }
+    im2row::<C2, Q2>(&st.p2, &mut st.rows3);
+    mm(N3, C3, K3, &mut st.a3, C3, false, &st.rows3, (K3, 1), &wp[W3.at..], (1, K3));
+    for pos in 0..N3 {
+        for c in 0..C3 {
+            out[c * N3 + pos] = (st.a3[pos * C3 + c] + wp[B3.at + c]).max(0.0);
         }
     }
 }
 
 /// Backward through the convolutions for one image (`da3`: the gradient of the flattened
-/// features, already masked by ReLU), adding into `sc.grads`.
-fn conv_backward(p: &[f32], st: &ImageState, da3: &[f32], sc: &mut Scratch) {
+/// features, already masked by ReLU), adding into `sc.grads` (permuted layout).
+fn conv_backward(wp: &[f32], st: &ImageState, da3: &[f32], sc: &mut Scratch) {
     let g = &mut sc.grads;
-    // conv3: back onto the wide grid (zeros in the extra columns).
-    sc.da3.fill(0.0);
-    for c in 0..C3 {
-        let mut db = 0.0;
-        for oh in 0..S3 {
-            for ow in 0..S3 {
-                let v = da3[c * N3 + oh * S3 + ow];
-                sc.da3[c * M3 + oh * Q2 + ow] = v;
-                db += v;
-            }
+    for pos in 0..N3 {
+        for c in 0..C3 {
+            let v = da3[c * N3 + pos];
+            sc.da3[pos * C3 + c] = v;
+            g[B3.at + c] += v;
         }
-        g[B3.at + c] += db;
     }
-    mm(C3, K3, M3, &mut g[W3.at..], K3, true, &sc.da3, (M3, 1), &st.cols3, (1, M3));
-    mm(K3, M3, C3, &mut sc.dcols3, M3, false, &p[W3.at..], (1, K3), &sc.da3, (M3, 1));
-    col2im::<C2, Q2>(&sc.dcols3, &mut sc.dp2);
+    mm(C3, K3, N3, &mut g[W3.at..], K3, true, &sc.da3, (1, C3), &st.rows3, (K3, 1));
+    mm(N3, K3, C3, &mut sc.drows3, K3, false, &sc.da3, (C3, 1), &wp[W3.at..], (K3, 1));
+    row2im::<C2, Q2>(&sc.drows3, &mut sc.dp2);
 
-    unpool::<C2, S2, Q1>(&sc.dp2, &st.p2, &st.a2, &mut sc.da2, &mut g[B2.at..B2.at + C2]);
-    mm(C2, K2, M2, &mut g[W2.at..], K2, true, &sc.da2, (M2, 1), &st.cols2, (1, M2));
-    mm(K2, M2, C2, &mut sc.dcols2, M2, false, &p[W2.at..], (1, K2), &sc.da2, (M2, 1));
-    col2im::<C1, Q1>(&sc.dcols2, &mut sc.dp1);
+    unpool::<C2, S2>(&sc.dp2, &st.p2, &st.a2, &mut sc.da2, &mut g[B2.at..B2.at + C2]);
+    mm(C2, K2, N2, &mut g[W2.at..], K2, true, &sc.da2, (1, C2), &st.rows2, (K2, 1));
+    mm(N2, K2, C2, &mut sc.drows2, K2, false, &sc.da2, (C2, 1), &wp[W2.at..], (K2, 1));
+    row2im::<C1, Q1>(&sc.drows2, &mut sc.dp1);
 
-    unpool::<C1, S1, S0>(&sc.dp1, &st.p1, &st.a1, &mut sc.da1, &mut g[B1.at..B1.at + C1]);
-    mm(C1, K1, M1, &mut g[W1.at..], K1, true, &sc.da1, (M1, 1), &st.cols1, (1, M1));
+    unpool::<C1, S1>(&sc.dp1, &st.p1, &st.a1, &mut sc.da1, &mut g[B1.at..B1.at + C1]);
+    mm(C1, K1, N1, &mut g[W1.at..], K1, true, &sc.da1, (1, C1), &st.rows1, (K1, 1));
 }
 
 /// Mean cross-entropy of `logits [b x 10]`, correct predictions, and (when asked) the
@@ -480,10 +463,15 @@ impl FusedCnn {
         let chunk = b.div_ceil(threads);
         self.ensure(b, threads);
         let p = &self.params;
+        // The convolution weights in the channels-last order (biases copied as they are).
+        let mut wp = p[..CONV_PARAMS].to_vec();
+        permute_in::<C1, C0>(&p[W1.at..W1.at + W1.len], &mut wp[W1.at..W1.at + W1.len]);
+        permute_in::<C2, C1>(&p[W2.at..W2.at + W2.len], &mut wp[W2.at..W2.at + W2.len]);
+        permute_in::<C3, C2>(&p[W3.at..W3.at + W3.len], &mut wp[W3.at..W3.at + W3.len]);
+        let wp = &wp;
         let mut a3 = vec![0.0f32; b * FLAT];
 
         // Convolutions, by images, in parallel.
-        let train = grads.is_some();
         self.images[..b]
             .par_chunks_mut(chunk)
             .zip(self.scratch.par_iter_mut())
@@ -492,7 +480,7 @@ impl FusedCnn {
             .for_each(|(t, ((states, _), a3c))| {
                 for (i, (st, out)) in states.iter_mut().zip(a3c.chunks_exact_mut(FLAT)).enumerate() {
                     let img = t * chunk + i;
-                    conv_forward(p, &images[img * IMAGE_BYTES..][..IMAGE_BYTES], st, out, train);
+                    conv_forward(wp, &images[img * IMAGE_BYTES..][..IMAGE_BYTES], st, out);
                 }
             });
 
@@ -547,14 +535,21 @@ impl FusedCnn {
             .for_each(|(t, (states, sc))| {
                 for (i, st) in states.iter().enumerate() {
                     let img = t * chunk + i;
-                    conv_backward(p, st, &da3[img * FLAT..][..FLAT], sc);
+                    conv_backward(wp, st, &da3[img * FLAT..][..FLAT], sc);
                 }
             });
         // A fixed order of summation: the same numbers for the same thread count.
+        let mut conv = vec![0.0f32; CONV_PARAMS];
         for sc in &self.scratch[..b.div_ceil(chunk)] {
-            for (dst, src) in g[..CONV_PARAMS].iter_mut().zip(&sc.grads) {
+            for (dst, src) in conv.iter_mut().zip(&sc.grads) {
                 *dst += src;
             }
+        }
+        permute_out_add::<C1, C0>(&conv[W1.at..W1.at + W1.len], &mut g[W1.at..W1.at + W1.len]);
+        permute_out_add::<C2, C1>(&conv[W2.at..W2.at + W2.len], &mut g[W2.at..W2.at + W2.len]);
+        permute_out_add::<C3, C2>(&conv[W3.at..W3.at + W3.len], &mut g[W3.at..W3.at + W3.len]);
+        for bias in [B1, B2, B3] {
+            g[bias.at..bias.at + bias.len].copy_from_slice(&conv[bias.at..bias.at + bias.len]);
         }
         (loss, correct)
     }
