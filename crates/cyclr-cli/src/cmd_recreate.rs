@@ -14,7 +14,7 @@ use crate::schedule_args::parse_policy;
 pub enum ProfileArg {
     /// The full setting: 50,000/10,000 images, 150 vs 50 epochs (hours on a CPU).
     Paper,
-    /// A class-balanced 10,000/2,000 subset, 24 vs 8 epochs: about 15 minutes on 2 cores.
+    /// A class-balanced 25,000/5,000 subset, 24 vs 8 epochs: about 5 minutes on 2 cores.
     Quick,
     /// 2,000/500 images, 6 vs 2 epochs: well under a minute, for tests.
     Smoke,
