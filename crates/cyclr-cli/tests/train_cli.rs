@@ -174,6 +174,54 @@ fn recreate_smoke_writes_a_report_with_the_runs_real_numbers() {
 }
 
 #[test]
+fn recreate_with_seeds_reports_mean_std_and_seed_noise() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let out = t.path().join("seeds");
+    let o = run(t.path(), &[
+        "recreate", "--profile", "smoke", "--train-limit", "500", "--test-limit", "100", "--baseline-epochs", "3",
+        "--clr-epochs", "1", "--base-lr", "0.001", "--max-lr", "0.005", "--policies", "triangular", "--seeds", "2",
+        "--data", s(&data), "--out", s(&out), "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("| policy | seeds | final test acc (mean ± std) |"), "{report}");
+    assert!(report.contains("| triangular | 2 |"), "{report}");
+    assert!(report.contains("seed noise (2 standard errors"), "{report}");
+    assert!(report.contains("given on the command line"), "bounds given: no range test");
+    assert!(!out.join("range-test").exists());
+    let runs: Vec<_> = std::fs::read_dir(out.join("runs")).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
+    for r in ["baseline-seed0", "baseline-seed1", "triangular-seed0", "triangular-seed1"] {
+        assert!(runs.contains(&r.to_string()), "{runs:?}");
+    }
+}
+
+#[test]
+fn recreate_paper_table_scales_the_papers_iteration_budgets() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let out = t.path().join("table");
+    let o = run(t.path(), &[
+        "recreate", "--profile", "smoke", "--train-limit", "500", "--test-limit", "100", "--baseline-epochs", "14",
+        "--base-lr", "0.001", "--max-lr", "0.005", "--policies", "paper-table", "--data", s(&data), "--out", s(&out), "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut iterations = std::collections::HashMap::new();
+    let mut r = csv::Reader::from_path(out.join("results.csv")).unwrap();
+    for row in r.records() {
+        let row = row.unwrap();
+        iterations.insert(row[1].to_string(), row[4].parse::<u64>().unwrap());
+    }
+    // Table 1 on CIFAR-10: fixed 70k, triangular2 25k, decay 25k, exp 70k, exp_range 42k.
+    let fixed = iterations["fixed (baseline)"];
+    assert_eq!(fixed, 70);
+    assert_eq!(iterations["triangular2"], 25);
+    assert_eq!(iterations["decay"], 25);
+    assert_eq!(iterations["exp"], 70);
+    assert_eq!(iterations["exp_range"], 42);
+}
+
+#[test]
 fn recreate_input_errors() {
     let t = tempfile::tempdir().unwrap();
     let data = data_dir();
