@@ -480,35 +480,43 @@ impl FusedCnn {
     }
 
     /// Splits the batch across threads (`chunk` images each), and each thread's share into
-    /// groups; returns the groups per thread. The split depends only on the batch size and
-    /// the thread count, so results do too.
-    fn plan(&mut self, batch: usize, threads: usize) -> usize {
+    /// groups of up to [`GROUP`] images: `(first image, count)` per group, `per_thread`
+    /// groups per thread. The split depends only on the batch size and the thread count,
+    /// so results do too.
+    fn plan(batch: usize, threads: usize) -> (Vec<(usize, usize)>, usize) {
         let chunk = batch.div_ceil(threads);
-        let per_thread = chunk.div_ceil(GROUP);
-        let total = threads * per_thread;
-        if self.groups.len() < total {
-            self.groups.resize_with(total, GroupState::new);
+        let per_thread = chunk.div_ceil(GROUP).max(1);
+        let mut groups = Vec::with_capacity(threads * per_thread);
+        for t in 0..threads {
+            let (start, end) = ((t * chunk).min(batch), ((t + 1) * chunk).min(batch));
+            for k in 0..per_thread {
+                let first = (start + k * GROUP).min(end);
+                groups.push((first, (end - first).min(GROUP)));
+            }
+        }
+        (groups, per_thread)
+    }
+
+    /// Buffers for `states` groups and `threads` scratch spaces.
+    fn ensure(&mut self, states: usize, threads: usize) {
+        if self.groups.len() < states {
+            self.groups.resize_with(states, GroupState::new);
         }
         if self.scratch.len() < threads {
             self.scratch.resize_with(threads, Scratch::new);
         }
-        for t in 0..threads {
-            let start = (t * chunk).min(batch);
-            let end = ((t + 1) * chunk).min(batch);
-            for k in 0..per_thread {
-                let g = &mut self.groups[t * per_thread + k];
-                g.first = (start + k * GROUP).min(end);
-                g.len = (end - g.first).min(GROUP);
-            }
-        }
-        per_thread
     }
 
     /// Loss, correct count and (when `grads` is given) the mean gradient of a batch.
     fn forward_backward(&mut self, images: &[f32], labels: &[i64], grads: Option<&mut Vec<f32>>) -> (f64, usize) {
         let b = labels.len();
         let threads = rayon::current_num_threads().max(1);
-        let per_thread = self.plan(b, threads);
+        let (plan, per_thread) = Self::plan(b, threads);
+        // Training keeps every group's activations for the backward pass; evaluation reuses
+        // one set per thread, so a large evaluation batch costs no extra memory.
+        let train = grads.is_some();
+        let kept = if train { per_thread } else { 1 };
+        self.ensure(threads * kept, threads);
         let p = &self.params;
         // The convolution weights in the channels-last order (biases copied as they are).
         let mut wp = p[..CONV_PARAMS].to_vec();
@@ -518,27 +526,32 @@ impl FusedCnn {
         let wp = &wp;
         let mut a3 = vec![0.0f32; b * FLAT];
 
-        // Convolutions, by groups of images, the threads' shares in parallel.
-        let groups = &mut self.groups[..threads * per_thread];
-        let shares: Vec<(usize, &mut [f32])> = {
-            // Each thread writes the features of its own images.
-            let mut rest: &mut [f32] = &mut a3;
-            let mut v = Vec::new();
-            for share in groups.chunks(per_thread) {
-                let n: usize = share.iter().map(|g| g.len).sum();
-                let (head, tail) = rest.split_at_mut(n * FLAT);
-                v.push((n, head));
-                rest = tail;
-            }
-            v
-        };
-        groups.par_chunks_mut(per_thread).zip(shares).for_each(|(share, (_, out))| {
-            let mut at = 0;
-            for st in share.iter_mut().filter(|g| g.len > 0) {
-                conv_forward(wp, images, st, &mut out[at * FLAT..]);
-                at += st.len;
-            }
-        });
+        // Convolutions, by groups of images, the threads' shares in parallel. Each thread
+        // writes the features of its own (consecutive) images.
+        let mut outs = Vec::with_capacity(threads);
+        let mut rest: &mut [f32] = &mut a3;
+        for share in plan.chunks(per_thread) {
+            let n: usize = share.iter().map(|g| g.1).sum();
+            let (head, tail) = rest.split_at_mut(n * FLAT);
+            outs.push(head);
+            rest = tail;
+        }
+        self.groups[..threads * kept]
+            .par_chunks_mut(kept)
+            .zip(plan.par_chunks(per_thread))
+            .zip(outs)
+            .for_each(|((states, share), out)| {
+                let mut at = 0;
+                for (k, &(first, len)) in share.iter().enumerate() {
+                    let st = &mut states[k % kept];
+                    // Empty groups are marked too, so the backward pass skips them.
+                    (st.first, st.len) = (first, len);
+                    if len > 0 {
+                        conv_forward(wp, images, st, &mut out[at * FLAT..]);
+                        at += len;
+                    }
+                }
+            });
 
         // The dense layers on the whole batch.
         let mut h = vec![0.0f32; b * HID];

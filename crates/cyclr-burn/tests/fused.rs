@@ -57,6 +57,8 @@ fn loss_and_gradients_match_burns_autodiff() {
     let batch = random_batch(37, 1); // an odd size: uneven split across threads
     let (burn_loss, burn_g) = burn_gradients(&model, &batch, &device);
     let mut fused = FusedCnn::from_model(&model, &OptimizerConfig::adam());
+    // A larger batch first: buffers left from it must not leak into the smaller one.
+    fused.gradients(&random_batch(100, 9));
     let (loss, g) = fused.gradients(&batch);
     assert_eq!(g.len(), NUM_PARAMS);
     assert!(((loss - burn_loss) / burn_loss).abs() < 1e-5, "loss {loss} vs burn {burn_loss}");
