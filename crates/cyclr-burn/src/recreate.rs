@@ -283,7 +283,10 @@ pub fn recreate(
             };
             let r = run_range_test(&settings, data, observer)?;
             if observer.should_stop() {
-                bail!("interrupted during the range test: run the same command again to continue");
+                bail!(
+                    "interrupted during the range test: run the same command with --out {} to continue",
+                    out.display()
+                );
             }
             write_outputs(&r, &range_dir)?;
             r
@@ -373,8 +376,9 @@ pub fn recreate(
                 let s = train(&config, data, &dir, crate::train::has_checkpoint(&dir), observer)?;
                 if s.status == RunStatus::Interrupted {
                     bail!(
-                        "interrupted during {}: run the same command again to continue where it stopped",
-                        spec.name
+                        "interrupted during {}: run the same command with --out {} to continue where it stopped",
+                        spec.name,
+                        out.display()
                     );
                 }
                 s

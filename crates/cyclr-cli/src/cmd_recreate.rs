@@ -163,6 +163,9 @@ pub fn run(cmd: RecreateCmd) -> CliResult {
     data_args.test_limit = plan.profile.test_limit;
     let data = data_args.load()?;
     let out = cmd.out.clone().unwrap_or_else(default_out);
+    if !cmd.quiet {
+        eprintln!("writing to {} (if interrupted, add --out {} to continue)", out.display(), out.display());
+    }
     let stop = interrupt_flag();
     let mut progress = ProgressObserver::new("recreate", stop.clone(), cmd.quiet);
     let result = recreate(&plan, &data, &out, &mut progress);
