@@ -128,7 +128,7 @@ impl Split {
         if bytes.is_empty() {
             return Err(DataError::Empty { path: path.into() });
         }
-        if bytes.len() % RECORD_BYTES != 0 {
+        if !bytes.len().is_multiple_of(RECORD_BYTES) {
             return Err(DataError::RecordSize {
                 path: path.into(),
                 len: bytes.len() as u64,

@@ -125,8 +125,14 @@ impl std::str::FromStr for EngineKind {
 }
 
 enum Inner {
-    Burn { model: ReferenceCnn, optim: ModuleOptimizer, device: Device },
+    Burn(Box<BurnParts>),
     Fused(Box<FusedCnn>),
+}
+
+struct BurnParts {
+    model: ReferenceCnn,
+    optim: ModuleOptimizer,
+    device: Device,
 }
 
 /// The reference CNN with its optimizer, on burn's ops or on the fused CPU kernels.
@@ -144,7 +150,7 @@ impl Engine {
         match kind {
             EngineKind::Burn => {
                 let (optim, momentum) = optimizer.init();
-                Self { momentum, inner: Inner::Burn { model, optim, device } }
+                Self { momentum, inner: Inner::Burn(Box::new(BurnParts { model, optim, device })) }
             }
             EngineKind::Fused => {
                 let fused = FusedCnn::from_model(&model, optimizer);
@@ -162,7 +168,8 @@ impl Engine {
         }
         match &mut self.inner {
             Inner::Fused(f) => f.train_batch(batch, lr, None),
-            Inner::Burn { model, optim, device } => {
+            Inner::Burn(b) => {
+                let BurnParts { model, optim, device } = &mut **b;
                 let n = batch.len();
                 let images = Tensor::from_data(TensorData::new(batch.images.clone(), [n, 3, 32, 32]), &*device);
                 let labels = Tensor::from_data(TensorData::new(batch.labels.clone(), [n]), &*device);
@@ -182,7 +189,7 @@ impl Engine {
     pub fn evaluate(&mut self, split: &Split, batch_size: usize) -> Evaluation {
         let (model, device) = match &mut self.inner {
             Inner::Fused(f) => return f.evaluate(split, batch_size),
-            Inner::Burn { model, device, .. } => (model.valid(), device.clone().without_autodiff()),
+            Inner::Burn(b) => (b.model.valid(), b.device.clone().without_autodiff()),
         };
         let indices: Vec<u32> = (0..split.len() as u32).collect();
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
@@ -206,9 +213,9 @@ impl Engine {
     pub fn save(&self) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
         match &self.inner {
             Inner::Fused(f) => f.save(),
-            Inner::Burn { model, optim, .. } => {
-                let m = model.clone().into_record().into_bytes()?;
-                let o = optim.into_bytes()?;
+            Inner::Burn(b) => {
+                let m = b.model.clone().into_record().into_bytes()?;
+                let o = b.optim.into_bytes()?;
                 Ok((m.to_vec(), o.to_vec()))
             }
         }
@@ -218,10 +225,10 @@ impl Engine {
     pub fn load(&mut self, model_bytes: Vec<u8>, optim_bytes: Vec<u8>) -> anyhow::Result<()> {
         match &mut self.inner {
             Inner::Fused(f) => f.load(model_bytes, optim_bytes),
-            Inner::Burn { model, optim, .. } => {
+            Inner::Burn(b) => {
                 let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model_bytes))?;
-                *model = model.clone().try_load_record(record)?;
-                *optim = optim.clone().from_bytes(Bytes::from_bytes_vec(optim_bytes))?;
+                b.model = b.model.clone().try_load_record(record)?;
+                b.optim = b.optim.clone().from_bytes(Bytes::from_bytes_vec(optim_bytes))?;
                 Ok(())
             }
         }
@@ -231,7 +238,7 @@ impl Engine {
     pub fn model(&self, device: &Device) -> ReferenceCnn {
         match &self.inner {
             Inner::Fused(f) => f.to_model(device),
-            Inner::Burn { model, .. } => model.clone().valid().to_device(device),
+            Inner::Burn(b) => b.model.clone().valid().to_device(device),
         }
     }
 }

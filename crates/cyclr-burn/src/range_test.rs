@@ -111,7 +111,7 @@ fn ramp(
             }
             if go_on
                 && let Some(k) = settings.eval_every
-                && (i + 1) % k == 0
+                && (i + 1).is_multiple_of(k)
             {
                 let eval = engine.evaluate(&data.test, 500);
                 rec.record_test_accuracy(eval.accuracy);

@@ -443,23 +443,38 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// Per policy: (policy, finals, bests, iterations, iterations to baseline).
-fn by_policy(runs: &[RunResult]) -> Vec<(String, Vec<f64>, Vec<f64>, u64, Vec<Option<u64>>)> {
-    let mut out: Vec<(String, Vec<f64>, Vec<f64>, u64, Vec<Option<u64>>)> = Vec::new();
+/// The runs of one policy across seeds.
+struct PolicyStats {
+    policy: String,
+    finals: Vec<f64>,
+    bests: Vec<f64>,
+    iterations: u64,
+    to_baseline: Vec<Option<u64>>,
+}
+
+fn by_policy(runs: &[RunResult]) -> Vec<PolicyStats> {
+    let mut out: Vec<PolicyStats> = Vec::new();
     for r in runs {
-        let entry = match out.iter_mut().find(|e| e.0 == r.policy) {
-            Some(e) => e,
+        let i = match out.iter().position(|e| e.policy == r.policy) {
+            Some(i) => i,
             None => {
-                out.push((r.policy.clone(), vec![], vec![], r.iterations, vec![]));
-                out.last_mut().unwrap()
+                out.push(PolicyStats {
+                    policy: r.policy.clone(),
+                    finals: vec![],
+                    bests: vec![],
+                    iterations: r.iterations,
+                    to_baseline: vec![],
+                });
+                out.len() - 1
             }
         };
+        let e = &mut out[i];
         if let (Some(f), Some(b)) = (r.final_test_accuracy, r.best_test_accuracy) {
-            entry.1.push(f);
-            entry.2.push(b);
+            e.finals.push(f);
+            e.bests.push(b);
         }
-        entry.3 = entry.3.max(r.iterations);
-        entry.4.push(r.iterations_to_baseline);
+        e.iterations = e.iterations.max(r.iterations);
+        e.to_baseline.push(r.iterations_to_baseline);
     }
     out
 }
@@ -467,35 +482,35 @@ fn by_policy(runs: &[RunResult]) -> Vec<(String, Vec<f64>, Vec<f64>, u64, Vec<Op
 /// Plain sentences: was CLR faster, was it better, beyond seed noise?
 fn conclusion(runs: &[RunResult]) -> Vec<String> {
     let groups = by_policy(runs);
-    let Some(base) = groups.iter().find(|g| g.0.starts_with("fixed")) else {
+    let Some(base) = groups.iter().find(|g| g.policy.starts_with("fixed")) else {
         return vec!["no baseline run to compare with".into()];
     };
-    let (bm, bs) = mean_std(&base.1);
-    let k = base.1.len();
+    let (bm, bs) = mean_std(&base.finals);
+    let k = base.finals.len();
     let mut lines = Vec::new();
-    for g in groups.iter().filter(|g| !g.0.starts_with("fixed")) {
-        if g.1.is_empty() {
-            lines.push(format!("{} did not finish (see its run folder)", g.0));
+    for g in groups.iter().filter(|g| !g.policy.starts_with("fixed")) {
+        if g.finals.is_empty() {
+            lines.push(format!("{} did not finish (see its run folder)", g.policy));
             continue;
         }
-        let (m, s) = mean_std(&g.1);
-        let reached: Vec<u64> = g.4.iter().flatten().copied().collect();
-        let faster = if reached.len() == g.4.len() && !reached.is_empty() {
+        let (m, s) = mean_std(&g.finals);
+        let reached: Vec<u64> = g.to_baseline.iter().flatten().copied().collect();
+        let faster = if reached.len() == g.to_baseline.len() && !reached.is_empty() {
             let it = reached.iter().sum::<u64>() / reached.len() as u64;
             format!(
                 "reached the baseline's final accuracy in {it} iterations, {:.0}% of the baseline's {} (faster)",
-                100.0 * it as f64 / base.3.max(1) as f64,
-                base.3
+                100.0 * it as f64 / base.iterations.max(1) as f64,
+                base.iterations
             )
         } else if reached.is_empty() {
-            format!("did not reach the baseline's final accuracy within its {} iterations", g.3)
+            format!("did not reach the baseline's final accuracy within its {} iterations", g.iterations)
         } else {
-            format!("reached the baseline's final accuracy in {} of {} seeds", reached.len(), g.4.len())
+            format!("reached the baseline's final accuracy in {} of {} seeds", reached.len(), g.to_baseline.len())
         };
         let diff = (m - bm) * 100.0;
         let verdict = if diff > 0.0 { "better" } else { "worse" };
-        let noise = if k > 1 && g.1.len() > 1 {
-            let se = (bs.powi(2) / k as f64 + s.powi(2) / g.1.len() as f64).sqrt() * 100.0;
+        let noise = if k > 1 && g.finals.len() > 1 {
+            let se = (bs.powi(2) / k as f64 + s.powi(2) / g.finals.len() as f64).sqrt() * 100.0;
             if diff.abs() > 2.0 * se {
                 format!("; the gap exceeds the seed noise (2 standard errors = {:.2} points)", 2.0 * se)
             } else {
@@ -506,7 +521,7 @@ fn conclusion(runs: &[RunResult]) -> Vec<String> {
         };
         lines.push(format!(
             "{} in {} iterations {faster}, and ended {:.2} points {verdict} than the baseline ({:.2}% vs {:.2}%){noise}.",
-            g.0, g.3, diff.abs(), m * 100.0, bm * 100.0
+            g.policy, g.iterations, diff.abs(), m * 100.0, bm * 100.0
         ));
     }
     lines
@@ -549,7 +564,7 @@ pub fn results_table(report: &RecreateReport) -> String {
     if report.plan.seeds.len() > 1 {
         t.push_str("\n| policy | seeds | final test acc (mean ± std) | best test acc (mean ± std) |\n|---|---:|---:|---:|\n");
         for g in by_policy(&report.runs) {
-            let _ = writeln!(t, "| {} | {} | {} | {} |", g.0, g.1.len(), fmt_acc(&g.1), fmt_acc(&g.2));
+            let _ = writeln!(t, "| {} | {} | {} | {} |", g.policy, g.finals.len(), fmt_acc(&g.finals), fmt_acc(&g.bests));
         }
     }
     t

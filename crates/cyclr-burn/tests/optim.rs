@@ -42,7 +42,7 @@ fn sgd_momentum_matches_pytorch_without_dampening() {
     let (mut optim, momentum) = OptimizerConfig::sgd().init();
     let mut model = layer(&device);
     let mut p = vec![0.5f64, -0.25, 0.1];
-    let mut buf = vec![0.0f64; 3];
+    let mut buf = [0.0f64; 3];
     let xs = [[1.0f32, 2.0], [-0.5, 0.25], [3.0, -1.0]];
     let ms = [0.9, 0.8, 0.95]; // momentum changed between steps, as a cyclical schedule does
     let lr = 0.1;

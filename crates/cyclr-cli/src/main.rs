@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Print, plot or save a learning-rate schedule.
-    Schedule(cmd_schedule::ScheduleCmd),
+    Schedule(Box<cmd_schedule::ScheduleCmd>),
     /// Train the reference CNN on CIFAR-10 under a schedule.
     Train(Box<cmd_train::TrainCmd>),
     /// Run the LR range test and suggest base and max learning rates.
@@ -44,7 +44,7 @@ enum Command {
 
 fn run(cli: Cli) -> CliResult {
     match cli.command {
-        Command::Schedule(cmd) => cmd_schedule::run(cmd),
+        Command::Schedule(cmd) => cmd_schedule::run(*cmd),
         Command::Train(cmd) => cmd_train::run(*cmd),
         Command::RangeTest(cmd) => cmd_range_test::run(*cmd),
         Command::Recreate(cmd) => cmd_recreate::run(*cmd),

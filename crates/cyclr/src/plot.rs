@@ -299,7 +299,7 @@ fn short(v: f64) -> String {
     let a = v.abs();
     if v == 0.0 {
         "0".into()
-    } else if a >= 1e5 || a < 1e-3 {
+    } else if !(1e-3..1e5).contains(&a) {
         let s = format!("{v:.1e}");
         s.replace(".0e", "e")
     } else if a >= 1000.0 {
