@@ -3,6 +3,7 @@
 use clap::Args;
 use cyclr_burn::bench::{BenchConfig, run_bench};
 
+use crate::common::DeviceArgs;
 use crate::error::{CliError, CliResult};
 
 #[derive(Debug, Args)]
@@ -18,25 +19,15 @@ pub struct BenchCmd {
     /// Repeats; the median is reported.
     #[arg(long, default_value_t = 5)]
     pub repeats: usize,
-    /// Backend: flex (CPU), cuda or wgpu (GPU builds).
-    #[arg(long, default_value = "flex")]
-    pub device: String,
-    /// fused (CPU kernels, default on the CPU) or burn.
-    #[arg(long, value_parser = crate::common::parse_engine)]
-    pub engine: Option<cyclr_burn::engine::EngineKind>,
-    #[arg(long)]
-    pub threads: Option<usize>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 pub fn run(cmd: BenchCmd) -> CliResult {
-    if let Some(n) = cmd.threads {
-        crate::common::OptimArgs::set_threads(n)?;
-    }
-    let backend: cyclr_burn::engine::Backend = cmd.device.parse().map_err(CliError::Usage)?;
-    let engine = crate::common::resolve_engine(cmd.engine, backend)?;
+    let (backend, engine) = cmd.device.setup()?;
     let config = BenchConfig {
         batch_size: cmd.batch_size,
         warmup: cmd.warmup,

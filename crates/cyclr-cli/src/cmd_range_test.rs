@@ -22,10 +22,6 @@ pub enum RampArg {
 
 #[derive(Debug, Args)]
 pub struct RangeTestCmd {
-    #[command(flatten)]
-    pub data: DataArgs,
-    #[command(flatten)]
-    pub optim: OptimArgs,
     /// First learning rate of the ramp.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub min_lr: f64,
@@ -52,10 +48,14 @@ pub struct RangeTestCmd {
     pub out: Option<PathBuf>,
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub optim: OptimArgs,
 }
 
 pub fn run(cmd: RangeTestCmd) -> CliResult {
-    cmd.optim.apply_threads()?;
+    let (backend, engine) = cmd.optim.device.setup()?;
     let optimizer = cmd.optim.config()?;
     if cmd.batch_size == 0 {
         return Err(CliError::usage("--batch-size is 0: give at least 1 (the paper uses 100)"));
@@ -87,8 +87,8 @@ pub fn run(cmd: RangeTestCmd) -> CliResult {
         batch_size: cmd.batch_size,
         seed: cmd.seed,
         eval_every: cmd.eval_every,
-        backend: cmd.optim.device,
-        engine: crate::common::resolve_engine(cmd.optim.engine, cmd.optim.device)?,
+        backend,
+        engine,
     };
     settings.ramp.validate().map_err(CliError::usage)?;
     let out = cmd.out.clone().unwrap_or_else(|| dated_dir("range-test"));

@@ -24,8 +24,6 @@ pub enum ProfileArg {
 pub struct RecreateCmd {
     #[arg(long, value_enum, default_value = "quick")]
     pub profile: ProfileArg,
-    #[command(flatten)]
-    pub data: DataArgs,
     /// Runs: `modes` (triangular, triangular2, exp_range), `paper-table` (the paper's
     /// Table 1), or a comma-separated list of fixed, triangular, triangular2, exp_range,
     /// decay, exp.
@@ -72,16 +70,12 @@ pub struct RecreateCmd {
     /// Output folder (default: runs/recreate-<date>). Run the same command again to continue.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Backend: flex (CPU), cuda or wgpu (GPU builds).
-    #[arg(long, default_value = "flex")]
-    pub device: String,
-    /// fused (CPU kernels, default on the CPU) or burn.
-    #[arg(long, value_parser = crate::common::parse_engine)]
-    pub engine: Option<cyclr_burn::engine::EngineKind>,
-    #[arg(long)]
-    pub threads: Option<usize>,
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub device: crate::common::DeviceArgs,
 }
 
 impl RecreateCmd {
@@ -145,18 +139,13 @@ impl RecreateCmd {
         if self.eval_every == Some(0) {
             return Err(CliError::usage("--eval-every is 0: give a number of iterations, or leave it out"));
         }
-        plan.backend = self.device.parse().map_err(CliError::Usage)?;
-        plan.backend.device().map_err(CliError::usage)?;
-        plan.engine = crate::common::resolve_engine(self.engine, plan.backend)?;
+        (plan.backend, plan.engine) = self.device.setup()?;
         plan.validate().map_err(CliError::usage)?;
         Ok(plan)
     }
 }
 
 pub fn run(cmd: RecreateCmd) -> CliResult {
-    if let Some(n) = cmd.threads {
-        crate::common::OptimArgs::set_threads(n)?;
-    }
     let plan = cmd.plan()?;
     let mut data_args = cmd.data.clone();
     data_args.train_limit = plan.profile.train_limit;

@@ -12,8 +12,6 @@ use crate::schedule_args::{ScheduleArgs, parse_policy, schedule_from};
 
 #[derive(Debug, Args)]
 pub struct TrainCmd {
-    #[command(flatten)]
-    pub data: DataArgs,
     /// Schedule policy: triangular triangular2 exp_range one_cycle sgdr fixed decay exp step linear.
     #[arg(long, value_parser = parse_policy)]
     pub policy: Option<Policy>,
@@ -24,10 +22,6 @@ pub struct TrainCmd {
     /// range_test.json (policy triangular unless --policy is given).
     #[arg(long, value_name = "FILE")]
     pub from_range_test: Option<PathBuf>,
-    #[command(flatten)]
-    pub schedule: ScheduleArgs,
-    #[command(flatten)]
-    pub optim: OptimArgs,
     /// Epochs to train.
     #[arg(long, default_value_t = 10)]
     pub epochs: u64,
@@ -51,10 +45,16 @@ pub struct TrainCmd {
     /// No progress bar or per-evaluation lines.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub optim: OptimArgs,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
 }
 
 pub fn run(cmd: TrainCmd) -> CliResult {
-    cmd.optim.apply_threads()?;
+    let (backend, engine) = cmd.optim.device.setup()?;
     let (config, out, resume) = match &cmd.resume {
         Some(dir) => {
             if !cyclr_burn::train::has_checkpoint(dir) {
@@ -88,8 +88,8 @@ pub fn run(cmd: TrainCmd) -> CliResult {
             config.batch_size = cmd.batch_size;
             config.seed = cmd.seed;
             config.eval_every = cmd.eval_every;
-            config.backend = cmd.optim.device;
-            config.engine = crate::common::resolve_engine(cmd.optim.engine, cmd.optim.device)?;
+            config.backend = backend;
+            config.engine = engine;
             config.validate().map_err(CliError::usage)?;
             (config, cmd.out.clone().unwrap_or_else(|| dated_dir("train")), false)
         }

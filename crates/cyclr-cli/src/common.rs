@@ -96,6 +96,14 @@ pub struct OptimArgs {
     /// L2 weight decay added to the gradient.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub weight_decay: f64,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+/// Where and how the model runs.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Device")]
+pub struct DeviceArgs {
     /// Backend: flex (CPU, default), cuda or wgpu (GPU builds).
     #[arg(long, default_value = "flex", value_parser = parse_backend)]
     pub device: Backend,
@@ -108,19 +116,33 @@ pub struct OptimArgs {
     pub threads: Option<usize>,
 }
 
-pub fn parse_engine(s: &str) -> Result<EngineKind, String> {
+fn parse_engine(s: &str) -> Result<EngineKind, String> {
     s.parse()
-}
-
-/// The engine asked for, or the natural one for the device.
-pub fn resolve_engine(engine: Option<EngineKind>, backend: Backend) -> CliResult<EngineKind> {
-    let e = engine.unwrap_or(if backend == Backend::Flex { EngineKind::Fused } else { EngineKind::Burn });
-    e.check(backend).map_err(CliError::Usage)?;
-    Ok(e)
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
     s.parse()
+}
+
+impl DeviceArgs {
+    /// Checks the device is in this build, sets the thread count, and picks the engine
+    /// (the one asked for, or the natural one for the device). Call before any work.
+    pub fn setup(&self) -> CliResult<(Backend, EngineKind)> {
+        if let Some(n) = self.threads {
+            if n == 0 {
+                return Err(CliError::usage("--threads is 0: give at least 1"));
+            }
+            // SAFETY: called at start-up, before any other thread exists; the variable is
+            // also what run.json reports.
+            unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+            let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        }
+        self.device.device().map_err(CliError::usage)?;
+        let natural = if self.device == Backend::Flex { EngineKind::Fused } else { EngineKind::Burn };
+        let engine = self.engine.unwrap_or(natural);
+        engine.check(self.device).map_err(CliError::Usage)?;
+        Ok((self.device, engine))
+    }
 }
 
 impl OptimArgs {
@@ -141,27 +163,7 @@ impl OptimArgs {
         }
         c.validate()
             .map_err(|e| CliError::usage(format!("--optimizer {}: {e}", c.name())))?;
-        self.device.device().map_err(CliError::usage)?;
         Ok(c)
-    }
-
-    pub fn apply_threads(&self) -> CliResult {
-        match self.threads {
-            Some(n) => Self::set_threads(n),
-            None => Ok(()),
-        }
-    }
-
-    /// Sets the CPU backend's thread count; call before any work starts.
-    pub fn set_threads(n: usize) -> CliResult {
-        if n == 0 {
-            return Err(CliError::usage("--threads is 0: give at least 1"));
-        }
-        // SAFETY: called at start-up, before any other thread exists; the variable is also
-        // what run.json reports.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
-        Ok(())
     }
 }
 
