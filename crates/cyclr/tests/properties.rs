@@ -2,9 +2,8 @@
 //! panic on any finite input.
 
 use cyclr::{
-    AnnealStrategy, CyclicConfig, DecayConfig, ExpConfig, FixedConfig, LinearConfig,
-    LrSchedule, OneCycleConfig, Schedule, ScheduleConfig, SequenceConfig, SgdrConfig,
-    StepDecayConfig,
+    AnnealStrategy, CyclicConfig, DecayConfig, ExpConfig, FixedConfig, LinearConfig, LrSchedule,
+    OneCycleConfig, Schedule, ScheduleConfig, SequenceConfig, SgdrConfig, StepDecayConfig,
 };
 use proptest::prelude::*;
 
@@ -42,35 +41,114 @@ fn cyclic() -> impl Strategy<Value = ScheduleConfig> {
 fn any_valid() -> impl Strategy<Value = ScheduleConfig> {
     prop_oneof![
         cyclic(),
-        (1e-6f64..1.0, 10u64..100_000, 0.05f64..0.45, any::<bool>(), any::<bool>(), momenta())
+        (
+            1e-6f64..1.0,
+            // pct_start * total_steps >= 2: every phase spans a step (init rejects shorter).
+            40u64..100_000,
+            0.05f64..0.45,
+            any::<bool>(),
+            any::<bool>(),
+            momenta()
+        )
             .prop_map(|(max, total, pct, three, cos, m)| {
                 let mut c = OneCycleConfig::new(max, total);
                 c.pct_start = pct;
                 c.three_phase = three;
-                c.anneal_strategy = if cos { AnnealStrategy::Cos } else { AnnealStrategy::Linear };
+                c.anneal_strategy = if cos {
+                    AnnealStrategy::Cos
+                } else {
+                    AnnealStrategy::Linear
+                };
                 if let Some((b, mx)) = m {
                     c = c.with_momentum(b, mx);
                 }
                 ScheduleConfig::OneCycle(c)
             }),
         (rates(), 1u64..5000, 1u64..4).prop_map(|((min, max), t0, t_mult)| {
-            ScheduleConfig::Sgdr(SgdrConfig::new(max, t0).with_t_mult(t_mult).with_min_lr(min))
+            ScheduleConfig::Sgdr(
+                SgdrConfig::new(max, t0)
+                    .with_t_mult(t_mult)
+                    .with_min_lr(min),
+            )
         }),
         (0.0f64..1.0).prop_map(|lr| ScheduleConfig::Fixed(FixedConfig::new(lr))),
-        (rates(), 1u64..5000).prop_map(|((b, m), s)| ScheduleConfig::Decay(DecayConfig::new(b, m, s))),
+        (rates(), 1u64..5000)
+            .prop_map(|((b, m), s)| ScheduleConfig::Decay(DecayConfig::new(b, m, s))),
         (1e-6f64..1.0, 0.9f64..=1.0).prop_map(|(b, g)| ScheduleConfig::Exp(ExpConfig::new(b, g))),
         (1e-6f64..1.0, 1u64..5000, 0.01f64..=1.0)
             .prop_map(|(b, s, g)| ScheduleConfig::Step(StepDecayConfig::new(b, s, g))),
-        (rates(), 1u64..5000).prop_map(|((a, b), s)| ScheduleConfig::Linear(LinearConfig::new(a, b, s))),
+        (rates(), 1u64..5000)
+            .prop_map(|((a, b), s)| ScheduleConfig::Linear(LinearConfig::new(a, b, s))),
     ]
+}
+
+/// Any f64, weighted towards the edges where arithmetic overflows or divides by zero
+/// (uniform bits almost never land there).
+fn edgy_f64() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        3 => any::<f64>(),
+        1 => prop::sample::select(vec![0.0, -0.0, 1.0, f64::MAX, f64::MIN_POSITIVE, 5e-324, f64::INFINITY, f64::NAN]),
+        1 => 1e300f64..f64::MAX,
+        1 => 0.0f64..1e-300,
+        1 => 0.0f64..1.0,
+    ]
+}
+
+fn edgy_u64() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        2 => any::<u64>(),
+        1 => prop::sample::select(vec![0, 1, 2, u64::MAX, u64::MAX - 1, 1 << 53, (1 << 53) + 1]),
+        1 => 0u64..10_000,
+    ]
+}
+
+/// Found by CI: SGDR computed `(max - min) * (1 + cos)`, which overflows to infinity
+/// for `max_lr` near `f64::MAX` at the start of every cycle.
+#[test]
+fn rates_near_f64_max_stay_finite() {
+    let configs = vec![
+        ScheduleConfig::Sgdr(SgdrConfig::new(f64::MAX, 1).with_min_lr(-0.0)),
+        ScheduleConfig::Sgdr(SgdrConfig::new(f64::MAX, 7).with_t_mult(3)),
+        ScheduleConfig::Triangular(CyclicConfig::new(0.0, f64::MAX, 3)),
+        ScheduleConfig::Triangular2(CyclicConfig::new(0.0, f64::MAX, 3)),
+        ScheduleConfig::ExpRange(CyclicConfig::new(0.0, f64::MAX, 3).with_gamma(0.5)),
+        ScheduleConfig::OneCycle(OneCycleConfig::new(f64::MAX, 10)),
+        ScheduleConfig::Decay(DecayConfig::new(0.0, f64::MAX, 3)),
+        ScheduleConfig::Linear(LinearConfig::new(0.0, f64::MAX, 3)),
+        ScheduleConfig::Linear(LinearConfig::new(f64::MAX, 0.0, 3)),
+    ];
+    // A base near the top too: base + (max - base) can round one ulp past f64::MAX.
+    let near = 8.100926767067728e307;
+    let configs = configs.into_iter().chain([
+        ScheduleConfig::Sgdr(SgdrConfig::new(f64::MAX, 1).with_min_lr(near)),
+        ScheduleConfig::Triangular(CyclicConfig::new(near, f64::MAX, 1)),
+        ScheduleConfig::ExpRange(CyclicConfig::new(near, f64::MAX, 1).with_gamma(1.0)),
+        ScheduleConfig::Decay(DecayConfig::new(near, f64::MAX, 1)),
+        ScheduleConfig::Linear(LinearConfig::new(near, f64::MAX, 1)),
+        ScheduleConfig::OneCycle({
+            let mut o = OneCycleConfig::new(f64::MAX, 10);
+            o.div_factor = 1.0;
+            o
+        }),
+    ]);
+    for config in configs {
+        let s = config.clone().init().unwrap();
+        for step in (0..40).chain([u64::MAX]) {
+            let lr = s.lr(step);
+            assert!(
+                lr.is_finite() && lr >= 0.0,
+                "{config:?} at step {step}: {lr}"
+            );
+        }
+    }
 }
 
 /// The range a schedule's values must stay within.
 fn bounds(c: &ScheduleConfig) -> (f64, f64) {
     match c {
-        ScheduleConfig::Triangular(c) | ScheduleConfig::Triangular2(c) | ScheduleConfig::ExpRange(c) => {
-            (c.base_lr, c.max_lr)
-        }
+        ScheduleConfig::Triangular(c)
+        | ScheduleConfig::Triangular2(c)
+        | ScheduleConfig::ExpRange(c) => (c.base_lr, c.max_lr),
         ScheduleConfig::OneCycle(c) => (c.max_lr / c.div_factor / c.final_div_factor, c.max_lr),
         ScheduleConfig::Sgdr(c) => (c.min_lr, c.max_lr),
         ScheduleConfig::Fixed(c) => (c.base_lr, c.base_lr),
@@ -136,8 +214,8 @@ proptest! {
     /// Any finite (or non-finite) numbers: init either fails with an error or yields a
     /// schedule whose values are finite. Never a panic.
     #[test]
-    fn no_panic_on_any_input(a in any::<f64>(), b in any::<f64>(), c in any::<f64>(), d in any::<f64>(),
-                             n in any::<u64>(), m in any::<u64>(), step in any::<u64>()) {
+    fn no_panic_on_any_input(a in edgy_f64(), b in edgy_f64(), c in edgy_f64(), d in edgy_f64(),
+                             n in edgy_u64(), m in edgy_u64(), step in edgy_u64()) {
         let configs = vec![
             ScheduleConfig::Triangular(CyclicConfig::new(a, b, n).with_step_size_down(m)),
             ScheduleConfig::Triangular2(CyclicConfig::new(a, b, n).with_momentum(c, d)),

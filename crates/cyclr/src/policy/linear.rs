@@ -46,6 +46,7 @@ impl LrSchedule for Linear {
     fn lr(&self, step: u64) -> f64 {
         let c = &self.config;
         let t = step.min(c.steps) as f64 / c.steps as f64;
-        c.start_lr + (c.end_lr - c.start_lr) * t
+        let lr = c.start_lr + (c.end_lr - c.start_lr) * t;
+        super::finite_within(lr, c.start_lr, c.end_lr)
     }
 }

@@ -165,13 +165,14 @@ impl OneCycle {
     }
 
     fn anneal(&self, start: f64, end: f64, pct: f64) -> f64 {
-        match self.config.anneal_strategy {
+        let value = match self.config.anneal_strategy {
             AnnealStrategy::Cos => {
                 let cos_out = (std::f64::consts::PI * pct).cos() + 1.0;
                 end + (start - end) / 2.0 * cos_out
             }
             AnnealStrategy::Linear => (end - start) * pct + start,
-        }
+        };
+        super::finite_within(value, start, end)
     }
 
     /// The phase a step falls in and how far through it, as PyTorch's `get_lr` loop.

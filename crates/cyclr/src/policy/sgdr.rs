@@ -94,8 +94,13 @@ impl LrSchedule for Sgdr {
     fn lr(&self, step: u64) -> f64 {
         let (t_cur, t_i) = self.position(step);
         let SgdrConfig { max_lr, min_lr, .. } = self.config;
-        min_lr
-            + (max_lr - min_lr) * (1.0 + (std::f64::consts::PI * t_cur as f64 / t_i as f64).cos())
-                / 2.0
+        let cos_out = 1.0 + (std::f64::consts::PI * t_cur as f64 / t_i as f64).cos();
+        let lr = min_lr + (max_lr - min_lr) * cos_out / 2.0;
+        if lr.is_finite() {
+            return lr;
+        }
+        // (max - min) * 2 overflows for max_lr near f64::MAX: halve first.
+        let lr = min_lr + (max_lr - min_lr) / 2.0 * cos_out;
+        super::finite_within(lr, min_lr, max_lr)
     }
 }
