@@ -24,6 +24,15 @@ pub struct BenchConfig {
     pub engine: EngineKind,
 }
 
+impl BenchConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.batch_size == 0 || self.iterations == 0 || self.repeats == 0 {
+            return Err("--batch-size, --iters and --repeats must be at least 1".into());
+        }
+        self.engine.check(self.backend)
+    }
+}
+
 impl Default for BenchConfig {
     fn default() -> Self {
         Self { batch_size: 100, warmup: 10, iterations: 30, repeats: 5, backend: Backend::Flex, engine: EngineKind::Fused }
@@ -82,11 +91,8 @@ pub fn peak_rss_mib() -> Option<f64> {
 }
 
 pub fn run_bench(config: &BenchConfig, progress: &mut dyn FnMut(&str)) -> anyhow::Result<BenchResult> {
-    if config.batch_size == 0 || config.iterations == 0 || config.repeats == 0 {
-        anyhow::bail!("--batch-size, --iters and --repeats must be at least 1");
-    }
+    config.validate().map_err(anyhow::Error::msg)?;
     let device = config.backend.device().map_err(anyhow::Error::msg)?;
-    config.engine.check(config.backend).map_err(anyhow::Error::msg)?;
     let mut engine = Engine::new(&OptimizerConfig::adam(), 1, device, config.engine);
     let b = config.batch_size;
     let split = random_split(b * 8, 7);

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use flate2::read::GzDecoder;
 use rand::SeedableRng;
@@ -119,6 +120,11 @@ impl Split {
         self.labels.is_empty()
     }
 
+    /// Iterations per epoch at this batch size (the last batch may be short).
+    pub fn steps_per_epoch(&self, batch_size: usize) -> u64 {
+        self.len().div_ceil(batch_size) as u64
+    }
+
     pub fn image(&self, i: usize) -> &[u8] {
         &self.images[i * IMAGE_BYTES..(i + 1) * IMAGE_BYTES]
     }
@@ -203,7 +209,8 @@ impl Split {
 /// The CIFAR-10 training and test splits.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Cifar10 {
-    pub train: Split,
+    /// Shared, so every run's prefetch thread reads it without a 150 MB copy.
+    pub train: Arc<Split>,
     pub test: Split,
     /// Where the data came from, for reports.
     pub source: PathBuf,
@@ -244,14 +251,14 @@ impl Cifar10 {
             let bytes = std::fs::read(&p).map_err(|source| DataError::Io { path: p.clone(), source })?;
             Ok((p, bytes))
         };
-        let mut data = Cifar10::default();
+        let (mut train, mut test) = (Split::default(), Split::default());
         for name in TRAIN_FILES {
             let (p, bytes) = read(name)?;
-            data.train.push_file(&p, &bytes, true)?;
+            train.push_file(&p, &bytes, true)?;
         }
         let (p, bytes) = read(TEST_FILE)?;
-        data.test.push_file(&p, &bytes, true)?;
-        Ok(data)
+        test.push_file(&p, &bytes, true)?;
+        Ok(Cifar10 { train: Arc::new(train), test, source: PathBuf::new() })
     }
 
     fn load_archive(path: &Path) -> Result<Cifar10, DataError> {
@@ -312,7 +319,7 @@ impl Cifar10 {
                 members[slot] = Some(bytes);
             }
         }
-        let mut data = Cifar10::default();
+        let (mut train, mut test) = (Split::default(), Split::default());
         for (slot, bytes) in members.into_iter().enumerate() {
             let name = if slot < TRAIN_FILES.len() { TRAIN_FILES[slot] } else { TEST_FILE };
             let bytes = bytes.ok_or_else(|| DataError::Missing {
@@ -320,18 +327,17 @@ impl Cifar10 {
                 member: format!("cifar-10-batches-bin/{name}"),
             })?;
             let label = path.join(name);
-            let split = if slot < TRAIN_FILES.len() { &mut data.train } else { &mut data.test };
+            let split = if slot < TRAIN_FILES.len() { &mut train } else { &mut test };
             split.push_file(&label, &bytes, true)?;
         }
-        data.source = path.to_path_buf();
-        Ok(data)
+        Ok(Cifar10 { train: Arc::new(train), test, source: path.to_path_buf() })
     }
 
     /// Class-balanced subsets of both splits (`None` keeps a split whole).
     pub fn limit(self, train: Option<usize>, test: Option<usize>) -> Result<Cifar10, DataError> {
         Ok(Cifar10 {
             train: match train {
-                Some(n) => self.train.balanced_subset(n, "train-limit")?,
+                Some(n) => Arc::new(self.train.balanced_subset(n, "train-limit")?),
                 None => self.train,
             },
             test: match test {
@@ -395,7 +401,7 @@ pub struct Prefetcher {
 }
 
 impl Prefetcher {
-    pub fn new(split: std::sync::Arc<Split>, order: Vec<u32>, batch_size: usize, skip: usize) -> Self {
+    pub fn new(split: Arc<Split>, order: Vec<u32>, batch_size: usize, skip: usize) -> Self {
         let (tx, rx) = std::sync::mpsc::sync_channel(4);
         let handle = std::thread::Builder::new()
             .name("cyclr-prefetch".into())

@@ -1,7 +1,6 @@
 //! Running the LR range test on the reference CNN, and writing its CSV, JSON and plots.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context;
 use cyclr::plot::{Chart, Marker, Series};
@@ -31,6 +30,21 @@ pub struct RangeTestSettings {
     pub backend: Backend,
     #[serde(default)]
     pub engine: EngineKind,
+}
+
+impl RangeTestSettings {
+    /// Everything that can be wrong before the ramp starts, said as what to change.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.batch_size == 0 {
+            return Err("--batch-size is 0: give at least 1 (the paper uses 100)".into());
+        }
+        if self.eval_every == Some(0) {
+            return Err("--eval-every is 0: give a number of iterations, or leave it out".into());
+        }
+        self.ramp.validate()?;
+        self.engine.check(self.backend)?;
+        self.optimizer.validate()
+    }
 }
 
 /// `range_test.json`.
@@ -65,10 +79,7 @@ pub fn run_on_engine(
     data: &Cifar10,
     observer: &mut dyn Observer,
 ) -> anyhow::Result<(Recorder, f64)> {
-    settings.ramp.validate().map_err(anyhow::Error::msg)?;
-    if settings.batch_size == 0 {
-        anyhow::bail!("--batch-size is 0: give at least 1");
-    }
+    settings.validate().map_err(anyhow::Error::msg)?;
     let (model, optim) = engine.save()?;
     let result = ramp(engine, settings, data, observer);
     engine.load(model, optim).context("restoring the model after the range test")?;
@@ -85,7 +96,7 @@ fn ramp(
     let mut rec = Recorder::new(settings.ramp.clone());
     let total = settings.ramp.iterations;
     observer.on_start(0, total);
-    let train = Arc::new(data.train.clone());
+    let train = data.train.clone();
     let mut epoch = 0;
     let mut compute_s = 0.0;
     'outer: while !rec.is_done() {
@@ -138,12 +149,13 @@ pub fn run_range_test(
     data: &Cifar10,
     observer: &mut dyn Observer,
 ) -> anyhow::Result<RangeTestResult> {
+    settings.validate().map_err(anyhow::Error::msg)?;
     let device = settings.backend.device().map_err(anyhow::Error::msg)?;
-    settings.engine.check(settings.backend).map_err(anyhow::Error::msg)?;
+    // A fresh engine, dropped afterwards: nothing to restore, unlike run_on_engine.
     let mut engine = Engine::new(&settings.optimizer, settings.seed, device, settings.engine);
-    let (rec, wall_s) = run_on_engine(&mut engine, settings, data, observer)?;
+    let (rec, wall_s) = ramp(&mut engine, settings, data, observer)?;
     let analysis = analyze(&rec.points, rec.stop.as_ref());
-    let per_epoch = data.train.len().div_ceil(settings.batch_size) as u64;
+    let per_epoch = data.train.steps_per_epoch(settings.batch_size);
     Ok(RangeTestResult {
         settings: settings.clone(),
         data: DataInfo {

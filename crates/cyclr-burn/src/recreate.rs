@@ -132,6 +132,17 @@ impl RecreatePlan {
         if self.seeds.is_empty() {
             return Err("--seeds is 0: give at least 1".into());
         }
+        if let Some(g) = self.gamma
+            && !(g.is_finite() && g > 0.0 && g <= 1.0)
+        {
+            return Err(format!("--gamma is {g}, but it must be in (0, 1]"));
+        }
+        if self.stepsize == Some(0) {
+            return Err("--stepsize is 0: give at least 1 iteration".into());
+        }
+        if self.eval_every == Some(0) {
+            return Err("--eval-every is 0: give a number of iterations, or leave it out".into());
+        }
         if !(p.stepsize_epochs.is_finite() && p.stepsize_epochs > 0.0) && self.stepsize.is_none() {
             return Err("the stepsize must be positive".into());
         }
@@ -257,7 +268,7 @@ pub fn recreate(
     }
 
     let p = &plan.profile;
-    let per_epoch = data.train.len().div_ceil(p.batch_size) as u64;
+    let per_epoch = data.train.steps_per_epoch(p.batch_size);
 
     // 1. The range test (or the given bounds).
     let range_dir = out.join("range-test");

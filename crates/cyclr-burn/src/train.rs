@@ -10,7 +10,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -540,7 +539,7 @@ pub fn train(
     }
     observer.on_start(position.step, total_steps);
 
-    let train = Arc::new(data.train.clone());
+    let train = data.train.clone();
     let session_start = Instant::now();
     let elapsed_before = position.elapsed_s;
     let schedule = &config.schedule;

@@ -17,7 +17,7 @@ fn split(n: usize, seed: usize) -> Split {
 
 #[test]
 fn the_model_and_optimizer_are_restored_afterwards() {
-    let data = Cifar10 { train: split(300, 1), test: split(50, 2), source: "synthetic".into() };
+    let data = Cifar10 { train: split(300, 1).into(), test: split(50, 2), source: "synthetic".into() };
     for kind in [EngineKind::Fused, EngineKind::Burn] {
         // Two identical engines with some training, so the optimizer has state to lose.
         let batch = cyclr_burn::data::make_batch(&data.train, &(0..50).collect::<Vec<u32>>());

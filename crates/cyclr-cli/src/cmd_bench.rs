@@ -36,9 +36,7 @@ pub fn run(cmd: BenchCmd) -> CliResult {
         backend,
         engine,
     };
-    if config.batch_size == 0 || config.iterations == 0 || config.repeats == 0 {
-        return Err(CliError::usage("--batch-size, --iters and --repeats must be at least 1"));
-    }
+    config.validate().map_err(CliError::usage)?;
     let r = run_bench(&config, &mut |m| eprintln!("bench: {m}"))?;
     if cmd.json {
         println!("{}", serde_json::to_string_pretty(&r).map_err(|e| CliError::Failed(e.into()))?);

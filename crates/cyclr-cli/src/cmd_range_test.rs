@@ -57,12 +57,6 @@ pub struct RangeTestCmd {
 pub fn run(cmd: RangeTestCmd) -> CliResult {
     let (backend, engine) = cmd.optim.device.setup()?;
     let optimizer = cmd.optim.config()?;
-    if cmd.batch_size == 0 {
-        return Err(CliError::usage("--batch-size is 0: give at least 1 (the paper uses 100)"));
-    }
-    if cmd.eval_every == Some(0) {
-        return Err(CliError::usage("--eval-every is 0: give a number of iterations, or leave it out"));
-    }
     if let Some(e) = cmd.epochs
         && !(e.is_finite() && e > 0.0)
     {
@@ -72,17 +66,9 @@ pub fn run(cmd: RangeTestCmd) -> CliResult {
         RampArg::Linear => Ramp::Linear,
         RampArg::Exp => Ramp::Exponential,
     };
-    // Validate what can be validated before loading 170 MB.
-    RangeTestConfig::new(cmd.min_lr, cmd.max_lr, cmd.iters.unwrap_or(2).max(2), ramp)
-        .validate()
-        .map_err(CliError::usage)?;
-    let data = cmd.data.load()?;
-    let per_epoch = data.train.len().div_ceil(cmd.batch_size) as u64;
-    let iterations = cmd
-        .iters
-        .unwrap_or_else(|| (cmd.epochs.unwrap_or(3.0) * per_epoch as f64).round() as u64);
-    let settings = RangeTestSettings {
-        ramp: RangeTestConfig::new(cmd.min_lr, cmd.max_lr, iterations, ramp),
+    // The ramp's length waits for the data's size; the rest is checked before loading 170 MB.
+    let mut settings = RangeTestSettings {
+        ramp: RangeTestConfig::new(cmd.min_lr, cmd.max_lr, cmd.iters.unwrap_or(2), ramp),
         optimizer,
         batch_size: cmd.batch_size,
         seed: cmd.seed,
@@ -90,7 +76,13 @@ pub fn run(cmd: RangeTestCmd) -> CliResult {
         backend,
         engine,
     };
-    settings.ramp.validate().map_err(CliError::usage)?;
+    settings.validate().map_err(CliError::usage)?;
+    let data = cmd.data.load()?;
+    let per_epoch = data.train.steps_per_epoch(cmd.batch_size);
+    settings.ramp.iterations = cmd
+        .iters
+        .unwrap_or_else(|| (cmd.epochs.unwrap_or(3.0) * per_epoch as f64).round() as u64);
+    settings.validate().map_err(CliError::usage)?;
     let out = cmd.out.clone().unwrap_or_else(|| dated_dir("range-test"));
     let stop = interrupt_flag();
     let mut progress = ProgressObserver::new("range test", stop, cmd.quiet);

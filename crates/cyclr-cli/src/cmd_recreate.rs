@@ -116,29 +116,16 @@ impl RecreateCmd {
                     .map_err(|e| CliError::usage(format!("--policies: {e}")))?,
             ),
         };
-        if self.seeds == 0 {
-            return Err(CliError::usage("--seeds is 0: give at least 1"));
-        }
-        plan.seeds = (self.seed..self.seed + self.seeds).collect();
+        // Zero seeds leave the list empty, which validate() reports.
+        plan.seeds = (self.seed..self.seed.saturating_add(self.seeds)).collect();
         plan.baseline_lr = self.baseline_lr;
         plan.base_lr = self.base_lr;
         plan.max_lr = self.max_lr;
         plan.stepsize = self.stepsize;
-        if let Some(g) = self.gamma
-            && !(g.is_finite() && g > 0.0 && g <= 1.0)
-        {
-            return Err(CliError::usage(format!("--gamma is {g}, but it must be in (0, 1]")));
-        }
-        if self.stepsize == Some(0) {
-            return Err(CliError::usage("--stepsize is 0: give at least 1 iteration"));
-        }
         plan.gamma = self.gamma;
         plan.range_min_lr = self.range_min_lr;
         plan.range_max_lr = self.range_max_lr;
         plan.eval_every = self.eval_every;
-        if self.eval_every == Some(0) {
-            return Err(CliError::usage("--eval-every is 0: give a number of iterations, or leave it out"));
-        }
         (plan.backend, plan.engine) = self.device.setup()?;
         plan.validate().map_err(CliError::usage)?;
         Ok(plan)

@@ -222,6 +222,25 @@ fn recreate_paper_table_scales_the_papers_iteration_budgets() {
 }
 
 #[test]
+fn range_test_and_bench_input_errors() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["range-test", "--batch-size", "0", "--data", s(&data)], "--batch-size is 0"),
+        (vec!["range-test", "--eval-every", "0", "--data", s(&data)], "--eval-every is 0"),
+        (vec!["range-test", "--iters", "1", "--data", s(&data)], "give at least 2"),
+        (vec!["range-test", "--min-lr", "0.1", "--max-lr", "0.01", "--data", s(&data)], "must be above --min-lr"),
+        (vec!["range-test", "--ramp", "exp", "--min-lr", "0", "--data", s(&data)], "cannot start at 0"),
+        (vec!["range-test", "--epochs", "0", "--data", s(&data)], "--epochs is 0"),
+        (vec!["bench", "--iters", "0"], "must be at least 1"),
+        (vec!["bench", "--engine", "fused", "--device", "wgpu"], "wgpu"),
+    ];
+    for (args, needle) in cases {
+        assert_usage_error(&run(t.path(), &args), needle);
+    }
+}
+
+#[test]
 fn recreate_input_errors() {
     let t = tempfile::tempdir().unwrap();
     let data = data_dir();
@@ -232,6 +251,8 @@ fn recreate_input_errors() {
         (vec!["recreate", "--base-lr", "0.001", "--data", s(&data)], "give both --base-lr and --max-lr"),
         (vec!["recreate", "--base-lr", "0.01", "--max-lr", "0.001", "--data", s(&data)], "need 0 <= base < max"),
         (vec!["recreate", "--gamma", "2", "--data", s(&data)], "--gamma is 2"),
+        (vec!["recreate", "--stepsize", "0", "--data", s(&data)], "--stepsize is 0"),
+        (vec!["recreate", "--eval-every", "0", "--data", s(&data)], "--eval-every is 0"),
         (vec!["recreate", "--profile", "huge", "--data", s(&data)], "invalid value 'huge'"),
         (vec!["recreate", "--profile", "smoke"], "no CIFAR-10 data found"),
     ];
