@@ -154,16 +154,37 @@ impl RecreatePlan {
         {
             return Err(format!("--base-lr {b} and --max-lr {m}: need 0 <= base < max"));
         }
+        let plans_exp = match &self.policies {
+            PolicySet::PaperTable => true,
+            PolicySet::Custom(list) => list.contains(&Policy::Exp),
+            PolicySet::Modes => false,
+        };
+        if plans_exp && self.base_lr == Some(0.0) {
+            return Err("--base-lr is 0, but the exp policy decays towards it by a constant factor: give --base-lr above 0".into());
+        }
         if !(self.baseline_lr.is_finite() && self.baseline_lr > 0.0) {
             return Err(format!("--baseline-lr is {}: give a positive rate", self.baseline_lr));
         }
-        RangeTestConfig::new(self.range_min_lr, self.range_max_lr, 100, Ramp::Linear).validate()?;
+        if self.needs_range_test() {
+            let (lo, hi) = (self.range_min_lr, self.range_max_lr);
+            // Checked here, not by RangeTestConfig, so the message names this command's flags.
+            if !(lo.is_finite() && hi.is_finite() && lo >= 0.0 && hi > lo) {
+                return Err(format!("--range-min-lr {lo} and --range-max-lr {hi}: need 0 <= min < max"));
+            }
+            let e = p.range_test_epochs;
+            if !(e.is_finite() && e > 0.0) {
+                return Err(format!("--range-epochs is {e}: give a positive number of epochs"));
+            }
+        }
         self.engine.check(self.backend)?;
         if let PolicySet::Custom(list) = &self.policies {
             if list.is_empty() {
                 return Err("--policies is empty".into());
             }
-            for p in list {
+            for (i, p) in list.iter().enumerate() {
+                if list[..i].contains(p) {
+                    return Err(format!("--policies names {p} twice: each policy runs once per seed"));
+                }
                 if !matches!(
                     p,
                     Policy::Fixed | Policy::Triangular | Policy::Triangular2 | Policy::ExpRange | Policy::Decay | Policy::Exp
@@ -230,6 +251,14 @@ pub struct RecreateReport {
     pub gamma: f64,
     pub runs: Vec<RunResult>,
     pub conclusion: Vec<String>,
+}
+
+/// The paper's `exp` comparison: from max_lr down to base_lr over `steps`.
+fn exp_decay(base: f64, max: f64, steps: u64) -> anyhow::Result<Schedule> {
+    if base <= 0.0 {
+        bail!("the exp policy decays max_lr towards base_lr by a constant factor, which cannot reach base_lr 0: give --base-lr above 0");
+    }
+    Ok(ScheduleConfig::Exp(ExpConfig::new(max, (base / max).powf(1.0 / steps.max(1) as f64))).init()?)
 }
 
 fn cyclic(policy: Policy, base: f64, max: f64, step: u64, gamma: f64) -> anyhow::Result<Schedule> {
@@ -320,7 +349,15 @@ pub fn recreate(
         .unwrap_or(((p.stepsize_epochs * per_epoch as f64).round() as u64).max(1));
     let baseline_steps = p.baseline_epochs * per_epoch;
     let clr_steps = p.clr_epochs * per_epoch;
-    let gamma = plan.gamma.unwrap_or_else(|| 0.1f64.powf(1.0 / clr_steps.max(1) as f64));
+    // Table 1's budgets relative to the fixed run's 70,000 iterations.
+    let budget = |k: u64| (baseline_steps * k / 70).max(1);
+    let epochs_for = |steps: u64| steps.div_ceil(per_epoch);
+    // By default exp_range's amplitude decays to a tenth over its own run.
+    let exp_range_steps = match plan.policies {
+        PolicySet::PaperTable => budget(42),
+        _ => clr_steps,
+    };
+    let gamma = plan.gamma.unwrap_or_else(|| 0.1f64.powf(1.0 / exp_range_steps.max(1) as f64));
 
     // 2-3. The runs.
     let mut specs = Vec::new();
@@ -343,23 +380,17 @@ pub fn recreate(
                 }
             }
             PolicySet::PaperTable => {
-                // Table 1's budgets relative to the fixed run's 70,000 iterations.
-                let budget = |k: u64| (baseline_steps * k / 70).max(1);
-                let epochs_for = |steps: u64| steps.div_ceil(per_epoch);
-                let t2 = budget(25);
-                let er = budget(42);
-                let er_gamma = plan.gamma.unwrap_or_else(|| 0.1f64.powf(1.0 / er as f64));
-                let exp_gamma = (base_lr / max_lr).powf(1.0 / baseline_steps as f64);
+                let (t2, er) = (budget(25), exp_range_steps);
                 specs.push(spec(Policy::Triangular2, cyclic(Policy::Triangular2, base_lr, max_lr, stepsize, gamma)?, epochs_for(t2), Some(t2), false));
                 specs.push(spec(Policy::Decay, ScheduleConfig::Decay(DecayConfig::new(base_lr, max_lr, stepsize)).init()?, epochs_for(t2), Some(t2), false));
-                specs.push(spec(Policy::Exp, ScheduleConfig::Exp(ExpConfig::new(max_lr, exp_gamma)).init()?, p.baseline_epochs, None, false));
-                specs.push(spec(Policy::ExpRange, cyclic(Policy::ExpRange, base_lr, max_lr, stepsize, er_gamma)?, epochs_for(er), Some(er), false));
+                specs.push(spec(Policy::Exp, exp_decay(base_lr, max_lr, baseline_steps)?, p.baseline_epochs, None, false));
+                specs.push(spec(Policy::ExpRange, cyclic(Policy::ExpRange, base_lr, max_lr, stepsize, gamma)?, epochs_for(er), Some(er), false));
             }
             PolicySet::Custom(list) => {
                 for &policy in list.iter().filter(|p| **p != Policy::Fixed) {
                     let schedule = match policy {
                         Policy::Decay => ScheduleConfig::Decay(DecayConfig::new(base_lr, max_lr, stepsize)).init()?,
-                        Policy::Exp => ScheduleConfig::Exp(ExpConfig::new(max_lr, (base_lr / max_lr).powf(1.0 / clr_steps as f64))).init()?,
+                        Policy::Exp => exp_decay(base_lr, max_lr, clr_steps)?,
                         _ => cyclic(policy, base_lr, max_lr, stepsize, gamma)?,
                     };
                     specs.push(spec(policy, schedule, p.clr_epochs, None, false));

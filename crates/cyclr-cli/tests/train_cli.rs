@@ -219,6 +219,10 @@ fn recreate_paper_table_scales_the_papers_iteration_budgets() {
     assert_eq!(iterations["decay"], 25);
     assert_eq!(iterations["exp"], 70);
     assert_eq!(iterations["exp_range"], 42);
+    // The report states the gamma exp_range ran with: a tenth of the amplitude over its 42.
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("recreate.json")).unwrap()).unwrap();
+    let gamma = report["gamma"].as_f64().unwrap();
+    assert!((gamma - 0.1f64.powf(1.0 / 42.0)).abs() < 1e-12, "{gamma}");
 }
 
 #[test]
@@ -253,6 +257,10 @@ fn recreate_input_errors() {
         (vec!["recreate", "--gamma", "2", "--data", s(&data)], "--gamma is 2"),
         (vec!["recreate", "--stepsize", "0", "--data", s(&data)], "--stepsize is 0"),
         (vec!["recreate", "--eval-every", "0", "--data", s(&data)], "--eval-every is 0"),
+        (vec!["recreate", "--policies", "triangular,triangular", "--data", s(&data)], "names triangular twice"),
+        (vec!["recreate", "--range-epochs", "0", "--data", s(&data)], "--range-epochs is 0"),
+        (vec!["recreate", "--range-min-lr", "0.1", "--range-max-lr", "0.01", "--data", s(&data)], "--range-min-lr 0.1 and --range-max-lr 0.01"),
+        (vec!["recreate", "--policies", "paper-table", "--base-lr", "0", "--max-lr", "0.01", "--data", s(&data)], "--base-lr is 0"),
         (vec!["recreate", "--profile", "huge", "--data", s(&data)], "invalid value 'huge'"),
         (vec!["recreate", "--profile", "smoke"], "no CIFAR-10 data found"),
     ];
