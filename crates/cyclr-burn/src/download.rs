@@ -50,6 +50,8 @@ pub struct DownloadSpec {
     pub url: String,
     pub md5: String,
     pub size: Option<u64>,
+    /// A transfer that receives nothing for this long fails instead of hanging forever.
+    pub stall_timeout: Duration,
 }
 
 impl DownloadSpec {
@@ -58,6 +60,7 @@ impl DownloadSpec {
             url: OFFICIAL_URL.into(),
             md5: OFFICIAL_MD5.into(),
             size: Some(OFFICIAL_SIZE),
+            stall_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -113,8 +116,10 @@ fn fetch(
     let agent = ureq::Agent::new_with_config(
         ureq::Agent::config_builder()
             .timeout_connect(Some(Duration::from_secs(30)))
-            // A stalled transfer fails instead of hanging forever.
-            .timeout_recv_response(Some(Duration::from_secs(60)))
+            // Per read, so a slow but moving transfer goes on and a stalled one fails
+            // (timeout_recv_response alone covers only the headers).
+            .timeout_recv_response(Some(spec.stall_timeout))
+            .timeout_per_read(Some(spec.stall_timeout))
             .build(),
     );
     let mut response = agent.get(&spec.url).call().map_err(http)?;
