@@ -21,7 +21,7 @@ use crate::io::write_atomic;
 use crate::optim::OptimizerConfig;
 use crate::range_test::{RangeTestResult, RangeTestSettings, run_range_test, write_outputs};
 use crate::train::{
-    Hardware, MetricsRow, Observer, RunStatus, RunSummary, TrainConfig, Versions, load_summary,
+    Hardware, MetricsRow, Observer, RunStatus, RunSummary, TrainConfig, Versions, load_outcome,
     train,
 };
 
@@ -402,10 +402,9 @@ pub fn recreate(
     let mut results: Vec<RunResult> = Vec::new();
     for spec in &specs {
         let dir = out.join("runs").join(&spec.name);
-        let existing = load_summary(&dir)?;
-        let summary = match existing {
-            Some(s) if s.status == RunStatus::Finished || s.status == RunStatus::Diverged => s,
-            _ => {
+        let summary = match load_outcome(&dir)? {
+            Some(s) => s,
+            None => {
                 observer.phase(&spec.name);
                 let mut config = TrainConfig::new(spec.schedule.clone(), OptimizerConfig::adam());
                 config.epochs = spec.epochs;

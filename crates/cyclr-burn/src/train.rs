@@ -351,6 +351,33 @@ pub fn load_summary(dir: &Path) -> anyhow::Result<Option<RunSummary>> {
     Ok(Some(summary_of(&c.position, None)))
 }
 
+/// How a run that has ended (finished or diverged) ended, from its `run.json` and
+/// `metrics.csv`; `None` while it can still go on. Unlike [`load_summary`], this holds for
+/// a diverged run what it returned at the time: the checkpoint keeps the last good
+/// weights, and a run that diverged before its first epoch end has no checkpoint at all.
+pub fn load_outcome(dir: &Path) -> anyhow::Result<Option<RunSummary>> {
+    let path = dir.join(RUN_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let run: RunRecord =
+        serde_json::from_str(&text).with_context(|| format!("{} is damaged: delete the run folder", path.display()))?;
+    if !matches!(run.status, RunStatus::Finished | RunStatus::Diverged) {
+        return Ok(None);
+    }
+    Ok(Some(RunSummary {
+        status: run.status,
+        steps: run.steps,
+        final_test_accuracy: run.final_test_accuracy,
+        best_test_accuracy: run.best_test_accuracy,
+        final_test_loss: run.final_test_loss,
+        wall_s: run.wall_s,
+        note: run.note,
+        metrics: read_metrics(dir)?,
+    }))
+}
+
 /// The config stored in a run folder's checkpoint.
 pub fn load_config(dir: &Path) -> anyhow::Result<TrainConfig> {
     Ok(read_checkpoint(&dir.join(CHECKPOINT_FILE))?.position.config)

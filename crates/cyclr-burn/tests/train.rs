@@ -7,7 +7,7 @@ use cyclr::{CyclicConfig, FixedConfig, Schedule, ScheduleConfig, SequenceConfig}
 use cyclr_burn::data::{Cifar10, shared_archive};
 use cyclr_burn::optim::OptimizerConfig;
 use cyclr_burn::train::{
-    MetricsRow, Observer, RunRecord, RunStatus, Silent, TrainConfig, load_summary, read_metrics,
+    MetricsRow, Observer, RunRecord, RunStatus, Silent, TrainConfig, load_outcome, load_summary, read_metrics,
     train,
 };
 
@@ -131,7 +131,7 @@ fn a_diverging_run_stops_and_keeps_its_metrics_and_last_good_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let s = train(&config, &data, dir.path(), false, &mut Silent).unwrap();
     assert_eq!(s.status, RunStatus::Diverged);
-    let note = s.note.unwrap();
+    let note = s.note.clone().unwrap();
     assert!(note.contains("the loss became") && note.contains("Lower the maximum learning rate"), "{note}");
     let rows = read_metrics(dir.path()).unwrap();
     assert_eq!(rows.len(), 1, "the first epoch's row is kept");
@@ -142,7 +142,19 @@ fn a_diverging_run_stops_and_keeps_its_metrics_and_last_good_checkpoint() {
     let run: RunRecord =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("run.json")).unwrap()).unwrap();
     assert_eq!(run.status, RunStatus::Diverged);
+    // What a later look at the folder (a restarted recreate) reports is what train returned.
+    assert_eq!(load_outcome(dir.path()).unwrap().unwrap(), s);
+
+    // Diverging before the first epoch end leaves no checkpoint, but the outcome is kept.
+    let mut config = config.clone();
+    config.schedule = ScheduleConfig::Fixed(FixedConfig::new(1e12)).init().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = train(&config, &data, dir.path(), false, &mut Silent).unwrap();
+    assert_eq!(s.status, RunStatus::Diverged);
+    assert!(load_summary(dir.path()).unwrap().is_none());
+    assert_eq!(load_outcome(dir.path()).unwrap().unwrap(), s);
 }
+
 
 #[test]
 fn bad_settings_and_misused_run_folders_are_explained() {
