@@ -31,6 +31,14 @@ pub enum PlotError {
     Format { path: PathBuf },
 }
 
+/// The axes' ranges of a chart with data.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    x: (f64, f64),
+    y: (f64, f64),
+    right: (f64, f64),
+}
+
 /// One line on a chart.
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -121,9 +129,14 @@ impl Chart {
         };
         match ext.as_deref() {
             Some("png") => {
+                let frame = self.frame()?;
                 register_font();
                 let root = BitMapBackend::new(&tmp, (self.width, self.height)).into_drawing_area();
-                self.draw(root).map_err(write_err)?;
+                // The bitmap backend writes its file when dropped, even after an error.
+                if let Err(message) = self.draw(root, &frame) {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(write_err(message));
+                }
             }
             Some("svg") => {
                 let svg = self.to_svg()?;
@@ -139,13 +152,14 @@ impl Chart {
 
     /// The chart as an SVG document, e.g. to inline in an HTML page.
     pub fn to_svg(&self) -> Result<String, PlotError> {
+        let frame = self.frame()?;
         // Text is laid out with the font's metrics, in SVG too.
         register_font();
         let mut out = String::new();
         {
             let root = SVGBackend::with_string(&mut out, (self.width, self.height))
                 .into_drawing_area();
-            self.draw(root).map_err(|message| PlotError::Write {
+            self.draw(root, &frame).map_err(|message| PlotError::Write {
                 path: PathBuf::from("<svg>"),
                 message,
             })?;
@@ -168,16 +182,25 @@ impl Chart {
         Some((lo - pad, hi + pad))
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), String> {
-        let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
-        let no_data = |what: &str| format!("'{}' has no finite {what} to plot", self.title);
+    /// The axes' ranges, checked before any file is created.
+    fn frame(&self) -> Result<Frame, PlotError> {
+        let no_data = |what: &str| PlotError::NoData {
+            title: self.title.clone(),
+            reason: format!("no finite {what}"),
+        };
         let all = self.series.iter().chain(&self.right_series);
         let xs = all.flat_map(|s| s.points.iter().map(|p| self.tx(p.0)));
-        let (x0, x1) = self.range(xs).ok_or_else(|| no_data("x values"))?;
+        let x = self.range(xs).ok_or_else(|| no_data("x values"))?;
         let ys = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
-        let (y0, y1) = self.range(ys).ok_or_else(|| no_data("y values"))?;
+        let y = self.range(ys).ok_or_else(|| no_data("y values"))?;
         let rs = self.right_series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
-        let (r0, r1) = self.range(rs).unwrap_or((0.0, 1.0));
+        let right = self.range(rs).unwrap_or((0.0, 1.0));
+        Ok(Frame { x, y, right })
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, frame: &Frame) -> Result<(), String> {
+        let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+        let Frame { x: (x0, x1), y: (y0, y1), right: (r0, r1) } = *frame;
 
         root.fill(&WHITE).map_err(e)?;
         let mut chart = ChartBuilder::on(&root)
@@ -329,6 +352,10 @@ mod tests {
         let empty = Chart::new("empty", "x", "y").line(Series::new("a", vec![(0.0, f64::NAN)]));
         assert!(empty.save(&dir.join("b.png")).unwrap_err().to_string().contains("no finite"));
         assert!(!dir.join("b.png").exists());
+        assert!(matches!(empty.save(&dir.join("b.png")), Err(PlotError::NoData { .. })));
+        assert!(matches!(empty.to_svg(), Err(PlotError::NoData { .. })));
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert!(!left.iter().any(|n| n.to_string_lossy().contains("partial")), "{left:?}");
         assert!(chart.save(&dir.join("a.jpg")).unwrap_err().to_string().contains(".png or .svg"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
