@@ -39,19 +39,24 @@ pub struct ScheduleCmd {
 }
 
 /// A length that shows a schedule's shape: three cycles, or the whole of a finite one.
+/// Saturating, so huge step sizes meet the --steps limit's message instead of wrapping.
 pub fn default_steps(s: &Schedule) -> u64 {
     use cyclr::ScheduleConfig as C;
     match s.config() {
         C::Triangular(c) | C::Triangular2(c) | C::ExpRange(c) => {
-            3 * (c.step_size_up + c.step_size_down.unwrap_or(c.step_size_up))
+            let period = c.step_size_up.saturating_add(c.step_size_down.unwrap_or(c.step_size_up));
+            period.saturating_mul(3)
         }
         C::OneCycle(c) => c.total_steps,
-        C::Sgdr(c) => c.t0.saturating_mul(1 + c.t_mult + c.t_mult.saturating_mul(c.t_mult)),
-        C::Decay(c) => 2 * c.step_size,
-        C::Step(c) => 4 * c.step_size,
-        C::Linear(c) => c.steps + 1,
+        C::Sgdr(c) => {
+            let cycles = c.t_mult.saturating_mul(c.t_mult).saturating_add(c.t_mult).saturating_add(1);
+            c.t0.saturating_mul(cycles)
+        }
+        C::Decay(c) => c.step_size.saturating_mul(2),
+        C::Step(c) => c.step_size.saturating_mul(4),
+        C::Linear(c) => c.steps.saturating_add(1),
         C::Exp(_) | C::Fixed(_) => 10_000,
-        C::Sequence(c) => c.boundaries.last().map_or(10_000, |b| 2 * b),
+        C::Sequence(c) => c.boundaries.last().map_or(10_000, |b| b.saturating_mul(2)),
     }
 }
 
@@ -79,9 +84,12 @@ pub fn run(cmd: ScheduleCmd) -> CliResult {
         return Err(CliError::usage("--steps is 0: give at least 1"));
     }
     if steps > 100_000_000 {
-        return Err(CliError::usage(format!(
-            "--steps {steps} is too many to print or plot: give at most 100,000,000"
-        )));
+        return Err(CliError::usage(match cmd.steps {
+            Some(_) => format!("--steps {steps} is too many to print or plot: give at most 100,000,000"),
+            None => format!(
+                "three cycles of this schedule are {steps} steps, too many to print or plot: pass --steps N (at most 100,000,000)"
+            ),
+        }));
     }
 
     if let Some(path) = &cmd.save_config {

@@ -19,6 +19,9 @@ pub enum ScheduleError {
     )]
     MaxBelowBase { base_lr: f64, max_lr: f64 },
 
+    #[error("max_lr ({max_lr}) is below min_lr ({min_lr}): swap them so that min_lr <= max_lr")]
+    MaxBelowMin { min_lr: f64, max_lr: f64 },
+
     #[error("{name} is 0, but it must be at least 1 step")]
     ZeroSteps { name: &'static str },
 

@@ -49,8 +49,8 @@ impl SgdrConfig {
         rate("min_lr", self.min_lr)?;
         rate("max_lr", self.max_lr)?;
         if self.max_lr < self.min_lr {
-            return Err(ScheduleError::MaxBelowBase {
-                base_lr: self.min_lr,
+            return Err(ScheduleError::MaxBelowMin {
+                min_lr: self.min_lr,
                 max_lr: self.max_lr,
             });
         }
