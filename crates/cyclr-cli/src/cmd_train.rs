@@ -20,7 +20,7 @@ pub struct TrainCmd {
     pub config: Option<PathBuf>,
     /// Take base and max learning rates and the stepsize from a range test's
     /// range_test.json (policy triangular unless --policy is given).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
     pub from_range_test: Option<PathBuf>,
     /// Epochs to train.
     #[arg(long, default_value_t = 10)]
@@ -39,8 +39,12 @@ pub struct TrainCmd {
     /// Run folder (default: runs/train-<date>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Continue the run in DIR from its last checkpoint.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["policy", "config", "from_range_test", "out"])]
+    /// Continue the run in DIR from its last checkpoint (with its own settings; only
+    /// --epochs and --max-steps may change).
+    #[arg(long, value_name = "DIR", conflicts_with_all = [
+        "policy", "config", "from_range_test", "out", "batch_size", "seed", "eval_every",
+        "optimizer", "momentum", "weight_decay", "device", "engine",
+    ])]
     pub resume: Option<PathBuf>,
     /// No progress bar or per-evaluation lines.
     #[arg(long, short)]
@@ -69,8 +73,9 @@ pub fn run(cmd: TrainCmd) -> CliResult {
                 ));
             }
             let mut config = load_config(dir)?;
-            config.epochs = cmd.epochs.max(1);
+            config.epochs = cmd.epochs;
             config.max_steps = cmd.max_steps;
+            config.validate().map_err(CliError::usage)?;
             (config, dir.clone(), true)
         }
         None => {

@@ -42,6 +42,13 @@ fn train_writes_metrics_run_json_plot_and_checkpoint() {
     assert_eq!(common::metric_numbers(&out).len(), 6);
     let o = run(t.path(), &["train", "--data", s(&data), "--resume", s(&out), "--base-lr", "0.1"]);
     assert_usage_error(&o, "conflict with --resume");
+    // Settings a resumed run would ignore are refused rather than dropped.
+    let o = run(t.path(), &["train", "--data", s(&data), "--resume", s(&out), "--batch-size", "50"]);
+    assert_usage_error(&o, "cannot be used with");
+    let o = run(t.path(), &["train", "--data", s(&data), "--resume", s(&out), "--engine", "burn"]);
+    assert_usage_error(&o, "cannot be used with");
+    let o = run(t.path(), &["train", "--data", s(&data), "--resume", s(&out), "--epochs", "0"]);
+    assert_usage_error(&o, "--epochs is 0");
 }
 
 #[test]
@@ -63,6 +70,7 @@ fn train_input_errors_are_explained() {
         (vec!["train", "--data", s(&data), "--policy", "triangular", "--base-lr", "0.001"], "triangular needs --max-lr"),
         (vec!["train", "--policy", "fixed", "--base-lr", "0.001"], "no CIFAR-10 data found: pass --data PATH"),
         (vec!["train", "--data", s(&data), "--from-range-test", "/nonexistent/range_test.json"], "reading /nonexistent/range_test.json"),
+        (vec!["train", "--data", s(&data), "--from-range-test", "r.json", "--config", "s.toml"], "cannot be used with"),
     ];
     for (args, needle) in cases {
         let o = run(t.path(), &args);
