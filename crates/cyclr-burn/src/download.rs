@@ -169,8 +169,14 @@ fn fetch(
     Ok(())
 }
 
+/// No data where it was looked for, and no download asked for: the user's to fix (the CLI
+/// exits 2), unlike a download that fails.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DataNotFound(pub String);
+
 /// Finds the data: `--data PATH` if given, else the cache, else a download when allowed.
-/// Offline without data, the error says exactly how to get it.
+/// Offline without data, the error ([`DataNotFound`]) says exactly how to get it.
 pub fn locate_data(
     data: Option<&Path>,
     download_allowed: bool,
@@ -178,26 +184,33 @@ pub fn locate_data(
 ) -> anyhow::Result<PathBuf> {
     if let Some(p) = data {
         if !p.exists() {
-            anyhow::bail!(
+            return Err(DataNotFound(format!(
                 "--data {} does not exist: pass the CIFAR-10 binary archive \
                  (cifar-10-binary.tar.gz) or the folder it unpacks to",
                 p.display()
-            );
+            ))
+            .into());
         }
         return Ok(p.to_path_buf());
     }
     if let Some(p) = cached_archive() {
         return Ok(p);
     }
-    let cache = cache_dir().ok_or(DownloadError::NoCacheDir)?;
+    let Some(cache) = cache_dir() else {
+        return Err(match download_allowed {
+            true => DownloadError::NoCacheDir.into(),
+            false => DataNotFound(DownloadError::NoCacheDir.to_string()).into(),
+        });
+    };
     if !download_allowed {
-        anyhow::bail!(
+        return Err(DataNotFound(format!(
             "no CIFAR-10 data found: pass --data PATH (the binary archive cifar-10-binary.tar.gz \
              or its unpacked folder), or --download to fetch it ({} MB) from {} into {}",
             OFFICIAL_SIZE / 1_000_000,
             OFFICIAL_URL,
             cache.display()
-        );
+        ))
+        .into());
     }
     let spec = DownloadSpec {
         url: std::env::var("CYCLR_DOWNLOAD_URL").unwrap_or_else(|_| OFFICIAL_URL.into()),

@@ -247,13 +247,9 @@ impl Hardware {
     }
 }
 
-/// Threads burn's CPU backend uses (rayon's global pool).
+/// Threads burn's CPU backend and the fused kernels use: rayon's global pool.
 pub fn rayon_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    rayon::current_num_threads()
 }
 
 pub const METRICS_FILE: &str = "metrics.csv";

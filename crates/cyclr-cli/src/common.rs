@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use cyclr_burn::data::Cifar10;
-use cyclr_burn::download::locate_data;
+use cyclr_burn::download::{DataNotFound, locate_data};
 use cyclr_burn::engine::{Backend, EngineKind};
 use cyclr_burn::optim::OptimizerConfig;
 use cyclr_burn::train::{BatchProgress, MetricsRow, Observer};
@@ -40,20 +40,6 @@ impl DataArgs {
                 "--data and --download conflict: give a local copy or ask for a download, not both",
             ));
         }
-        // Missing input is the user's to fix (exit 2); a failed download is not.
-        if let Some(p) = &self.data
-            && !p.exists()
-        {
-            return Err(CliError::usage(format!(
-                "--data {} does not exist: pass the CIFAR-10 binary archive \
-                 (cifar-10-binary.tar.gz) or the folder it unpacks to",
-                p.display()
-            )));
-        }
-        if self.data.is_none() && !self.download && cyclr_burn::download::cached_archive().is_none() {
-            let err = locate_data(None, false, &mut |_, _| {}).unwrap_err();
-            return Err(CliError::usage(format!("{err:#}")));
-        }
         let mut bar: Option<ProgressBar> = None;
         let path = locate_data(self.data.as_deref(), self.download, &mut |got, total| {
             let b = bar.get_or_insert_with(|| {
@@ -67,6 +53,11 @@ impl DataArgs {
                 b
             });
             b.set_position(got);
+        })
+        // Missing input is the user's to fix (exit 2); a failed download is not.
+        .map_err(|e| match e.downcast::<DataNotFound>() {
+            Ok(not_found) => CliError::usage(not_found.0),
+            Err(e) => CliError::Failed(e),
         })?;
         if let Some(b) = bar {
             b.finish_and_clear();
@@ -132,9 +123,7 @@ impl DeviceArgs {
             if n == 0 {
                 return Err(CliError::usage("--threads is 0: give at least 1"));
             }
-            // SAFETY: called at start-up, before any other thread exists; the variable is
-            // also what run.json reports.
-            unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+            // Only fails if the pool already exists; run.json reports the pool's real size.
             let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
         }
         self.device.device().map_err(CliError::usage)?;
