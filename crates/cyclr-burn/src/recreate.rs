@@ -579,33 +579,64 @@ fn fmt_acc(v: &[f64]) -> String {
     }
 }
 
-/// The results table in Markdown.
-pub fn results_table(report: &RecreateReport) -> String {
-    let mut t = String::from(
-        "| run | policy | iterations | final test acc | best test acc | wall time | iterations to baseline's final acc |\n|---|---|---:|---:|---:|---:|---:|\n",
-    );
-    for r in &report.runs {
+/// A table of the report: a header and rows of cells, rendered as Markdown or HTML.
+struct Table {
+    header: Vec<&'static str>,
+    /// The first columns hold text (left-aligned); the rest numbers.
+    text_columns: usize,
+    rows: Vec<Vec<String>>,
+}
+
+/// The per-run table, and the per-policy mean ± std when there are several seeds.
+fn tables(report: &RecreateReport) -> Vec<Table> {
+    let pct = |a: Option<f64>| a.map_or("-".into(), |a| format!("{:.2}%", a * 100.0));
+    let runs = report.runs.iter().map(|r| {
         let to = match (r.baseline, r.iterations_to_baseline) {
             (true, _) => "(baseline)".to_string(),
             (false, Some(i)) => i.to_string(),
             (false, None) => "not reached".to_string(),
         };
         let status = if r.status == RunStatus::Finished { String::new() } else { format!(" ({:?})", r.status).to_lowercase() };
-        let _ = writeln!(
-            t,
-            "| {}{status} | {} | {} | {} | {} | {:.0} s | {to} |",
-            r.name,
-            r.policy,
-            r.iterations,
-            r.final_test_accuracy.map_or("-".into(), |a| format!("{:.2}%", a * 100.0)),
-            r.best_test_accuracy.map_or("-".into(), |a| format!("{:.2}%", a * 100.0)),
-            r.wall_s,
-        );
-    }
+        vec![
+            format!("{}{status}", r.name),
+            r.policy.clone(),
+            r.iterations.to_string(),
+            pct(r.final_test_accuracy),
+            pct(r.best_test_accuracy),
+            format!("{:.0} s", r.wall_s),
+            to,
+        ]
+    });
+    let mut out = vec![Table {
+        header: vec!["run", "policy", "iterations", "final test acc", "best test acc", "wall time", "iterations to baseline's final acc"],
+        text_columns: 2,
+        rows: runs.collect(),
+    }];
     if report.plan.seeds.len() > 1 {
-        t.push_str("\n| policy | seeds | final test acc (mean ± std) | best test acc (mean ± std) |\n|---|---:|---:|---:|\n");
-        for g in by_policy(&report.runs) {
-            let _ = writeln!(t, "| {} | {} | {} | {} |", g.policy, g.finals.len(), fmt_acc(&g.finals), fmt_acc(&g.bests));
+        out.push(Table {
+            header: vec!["policy", "seeds", "final test acc (mean ± std)", "best test acc (mean ± std)"],
+            text_columns: 1,
+            rows: by_policy(&report.runs)
+                .iter()
+                .map(|g| vec![g.policy.clone(), g.finals.len().to_string(), fmt_acc(&g.finals), fmt_acc(&g.bests)])
+                .collect(),
+        });
+    }
+    out
+}
+
+/// The results table(s) in Markdown.
+pub fn results_table(report: &RecreateReport) -> String {
+    let mut t = String::new();
+    for (i, table) in tables(report).iter().enumerate() {
+        if i > 0 {
+            t.push('\n');
+        }
+        let align: Vec<&str> =
+            (0..table.header.len()).map(|c| if c < table.text_columns { "---" } else { "---:" }).collect();
+        let _ = writeln!(t, "| {} |\n|{}|", table.header.join(" | "), align.join("|"));
+        for row in &table.rows {
+            let _ = writeln!(t, "| {} |", row.join(" | "));
         }
     }
     t
@@ -637,9 +668,11 @@ fn schedules_chart(report: &RecreateReport) -> Chart {
 fn write_report(report: &RecreateReport, out: &Path) -> anyhow::Result<()> {
     let acc = accuracy_chart(report);
     let sched = schedules_chart(report);
-    for (chart, name) in [(&acc, "accuracy"), (&sched, "schedules")] {
+    let (acc_svg, sched_svg) = (acc.to_svg()?, sched.to_svg()?);
+    // Each SVG is drawn once: written as a file and inlined in the HTML page.
+    for (chart, svg, name) in [(&acc, &acc_svg, "accuracy"), (&sched, &sched_svg, "schedules")] {
         chart.save(&out.join(format!("{name}.png")))?;
-        chart.save(&out.join(format!("{name}.svg")))?;
+        write_atomic(&out.join(format!("{name}.svg")), svg.as_bytes())?;
     }
     // results.csv: one row per run, for pandas and spreadsheets.
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -664,7 +697,7 @@ fn write_report(report: &RecreateReport, out: &Path) -> anyhow::Result<()> {
     let md = markdown(report, has_range);
     write_atomic(&out.join("report.md"), md.as_bytes())?;
     let range_svg = std::fs::read_to_string(out.join("range-test/range_test.svg")).ok();
-    let html = html(report, &md, range_svg.as_deref(), &sched.to_svg()?, &acc.to_svg()?);
+    let html = html(report, range_svg.as_deref(), &sched_svg, &acc_svg);
     write_atomic(&out.join("report.html"), html.as_bytes())?;
     Ok(())
 }
@@ -727,7 +760,7 @@ fn escape(t: &str) -> String {
 }
 
 /// A self-contained page: the same text, the tables, and the pictures inlined as SVG.
-fn html(r: &RecreateReport, _md: &str, range_svg: Option<&str>, sched_svg: &str, acc_svg: &str) -> String {
+fn html(r: &RecreateReport, range_svg: Option<&str>, sched_svg: &str, acc_svg: &str) -> String {
     let mut h = String::from(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>CLR recreation report</title>\
          <style>body{font-family:sans-serif;max-width:1050px;margin:2em auto;color:#222}\
@@ -739,25 +772,23 @@ fn html(r: &RecreateReport, _md: &str, range_svg: Option<&str>, sched_svg: &str,
     for line in &r.conclusion {
         let _ = write!(h, "<li>{}</li>", escape(line));
     }
-    h.push_str("</ul><h2>Results</h2><table><tr><th>run</th><th>policy</th><th>iterations</th><th>final test acc</th><th>best test acc</th><th>wall time</th><th>iterations to baseline's final acc</th></tr>");
-    for run in &r.runs {
-        let to = match (run.baseline, run.iterations_to_baseline) {
-            (true, _) => "(baseline)".to_string(),
-            (false, Some(i)) => i.to_string(),
-            (false, None) => "not reached".to_string(),
-        };
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0} s</td><td>{to}</td></tr>",
-            escape(&run.name),
-            escape(&run.policy),
-            run.iterations,
-            run.final_test_accuracy.map_or("-".into(), |a| format!("{:.2}%", a * 100.0)),
-            run.best_test_accuracy.map_or("-".into(), |a| format!("{:.2}%", a * 100.0)),
-            run.wall_s
-        );
+    h.push_str("</ul><h2>Results</h2>");
+    for table in tables(r) {
+        h.push_str("<table><tr>");
+        for cell in &table.header {
+            let _ = write!(h, "<th>{}</th>", escape(cell));
+        }
+        h.push_str("</tr>");
+        for row in &table.rows {
+            h.push_str("<tr>");
+            for (c, cell) in row.iter().enumerate() {
+                let align = if c < table.text_columns { "left" } else { "right" };
+                let _ = write!(h, "<td style=\"text-align:{align}\">{}</td>", escape(cell));
+            }
+            h.push_str("</tr>");
+        }
+        h.push_str("</table><p></p>");
     }
-    h.push_str("</table>");
     let _ = write!(h, "<h3>Test accuracy against iterations</h3>{acc_svg}");
     let p = &r.plan.profile;
     let _ = write!(

@@ -195,6 +195,9 @@ fn recreate_with_seeds_reports_mean_std_and_seed_noise() {
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("| policy | seeds | final test acc (mean ± std) |"), "{report}");
     assert!(report.contains("| triangular | 2 |"), "{report}");
+    // The HTML page carries the same tables.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<th>final test acc (mean ± std)</th>"), "the per-policy table is in the HTML too");
     assert!(report.contains("seed noise (2 standard errors"), "{report}");
     assert!(report.contains("given on the command line"), "bounds given: no range test");
     assert!(!out.join("range-test").exists());
