@@ -658,9 +658,8 @@ fn schedules_chart(report: &RecreateReport) -> Chart {
             continue;
         }
         seen.push(r.policy.clone());
-        let steps = r.iterations.max(1);
-        let stride = (steps / 2000).max(1) as usize;
-        c = c.line(Series::new(&r.policy, (0..steps).step_by(stride).map(|s| (s as f64, r.schedule.lr(s))).collect()));
+        let steps = cyclr::plot::sample_steps(r.iterations.max(1), 2000);
+        c = c.line(Series::new(&r.policy, steps.into_iter().map(|s| (s as f64, r.schedule.lr(s))).collect()));
     }
     c
 }

@@ -423,11 +423,8 @@ fn rewrite_metrics(path: &Path, rows: &[MetricsRow]) -> anyhow::Result<()> {
 
 /// The training chart: test and train accuracy, and the learning rate on a second axis.
 pub fn training_chart(title: &str, metrics: &[MetricsRow], schedule: &Schedule, steps: u64) -> Chart {
-    let stride = (steps / 2000).max(1);
-    let lr: Vec<(f64, f64)> = (0..steps.max(1))
-        .step_by(stride as usize)
-        .map(|s| (s as f64, schedule.lr(s)))
-        .collect();
+    let lr: Vec<(f64, f64)> =
+        cyclr::plot::sample_steps(steps.max(1), 2000).into_iter().map(|s| (s as f64, schedule.lr(s))).collect();
     Chart::new(title, "iteration", "accuracy")
         .line(Series::new("test accuracy", metrics.iter().map(|m| (m.step as f64, m.test_accuracy)).collect()))
         .line(Series::new("train accuracy", metrics.iter().map(|m| (m.step as f64, m.train_accuracy)).collect()))

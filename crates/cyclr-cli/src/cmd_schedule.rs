@@ -181,8 +181,7 @@ fn print_values(schedules: &[Schedule], steps: u64, json: bool) -> CliResult {
 
 fn chart(schedules: &[Schedule], steps: u64) -> Chart {
     // Thousands of points per line are plenty for a picture.
-    let stride = (steps / 4000).max(1);
-    let xs: Vec<u64> = (0..steps).step_by(stride as usize).chain([steps - 1]).collect();
+    let xs = cyclr::plot::sample_steps(steps, 4000);
     let names: Vec<_> = schedules.iter().map(|s| s.policy().to_string()).collect();
     let title = if schedules.len() == 1 {
         format!("{} learning-rate schedule", names[0])

@@ -31,6 +31,20 @@ pub enum PlotError {
     Format { path: PathBuf },
 }
 
+/// About `max_points` evenly spaced steps of `0..steps`, the last one included: enough
+/// points for a picture of a schedule, whatever its length.
+pub fn sample_steps(steps: u64, max_points: u64) -> Vec<u64> {
+    if steps == 0 {
+        return Vec::new();
+    }
+    let stride = (steps / max_points.max(1)).max(1);
+    let mut xs: Vec<u64> = (0..steps).step_by(stride as usize).collect();
+    if xs.last() != Some(&(steps - 1)) {
+        xs.push(steps - 1);
+    }
+    xs
+}
+
 /// The axes' ranges of a chart with data.
 #[derive(Debug, Clone, Copy)]
 struct Frame {
@@ -358,6 +372,16 @@ mod tests {
         assert!(!left.iter().any(|n| n.to_string_lossy().contains("partial")), "{left:?}");
         assert!(chart.save(&dir.join("a.jpg")).unwrap_err().to_string().contains(".png or .svg"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sampled_steps_end_at_the_last_step_once() {
+        assert_eq!(sample_steps(10, 4), vec![0, 2, 4, 6, 8, 9]);
+        assert_eq!(sample_steps(9, 4), vec![0, 2, 4, 6, 8]);
+        assert_eq!(sample_steps(3, 4000), vec![0, 1, 2]);
+        assert_eq!(sample_steps(1, 10), vec![0]);
+        assert!(sample_steps(0, 10).is_empty());
+        assert!(sample_steps(1_000_000, 2000).len() <= 2001);
     }
 
     #[test]
