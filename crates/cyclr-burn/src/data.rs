@@ -130,7 +130,7 @@ impl Split {
     }
 
     /// Appends the records of one batch file after validating them.
-    fn push_file(&mut self, path: &Path, bytes: &[u8], exact_count: bool) -> Result<(), DataError> {
+    fn push_file(&mut self, path: &Path, bytes: &[u8]) -> Result<(), DataError> {
         if bytes.is_empty() {
             return Err(DataError::Empty { path: path.into() });
         }
@@ -141,7 +141,7 @@ impl Split {
             });
         }
         let count = bytes.len() / RECORD_BYTES;
-        if exact_count && count != RECORDS_PER_FILE {
+        if count != RECORDS_PER_FILE {
             return Err(DataError::RecordCount { path: path.into(), count });
         }
         self.images.reserve(count * IMAGE_BYTES);
@@ -254,10 +254,10 @@ impl Cifar10 {
         let (mut train, mut test) = (Split::default(), Split::default());
         for name in TRAIN_FILES {
             let (p, bytes) = read(name)?;
-            train.push_file(&p, &bytes, true)?;
+            train.push_file(&p, &bytes)?;
         }
         let (p, bytes) = read(TEST_FILE)?;
-        test.push_file(&p, &bytes, true)?;
+        test.push_file(&p, &bytes)?;
         Ok(Cifar10 { train: Arc::new(train), test, source: PathBuf::new() })
     }
 
@@ -328,7 +328,7 @@ impl Cifar10 {
             })?;
             let label = path.join(name);
             let split = if slot < TRAIN_FILES.len() { &mut train } else { &mut test };
-            split.push_file(&label, &bytes, true)?;
+            split.push_file(&label, &bytes)?;
         }
         Ok(Cifar10 { train: Arc::new(train), test, source: path.to_path_buf() })
     }

@@ -535,10 +535,10 @@ pub fn train(
         };
         write_atomic(&out.join(RUN_FILE), serde_json::to_string_pretty(&record)?.as_bytes())
     };
-    let save = |engine: &Engine, p: &Position| -> anyhow::Result<()> {
+    let save = |engine: &Engine, p: &Position, note: Option<String>| -> anyhow::Result<()> {
         let (model, optim) = engine.save()?;
         write_checkpoint(&ckpt_path, &Checkpoint { position: p.clone(), model, optim })?;
-        write_run(p, None)?;
+        write_run(p, note)?;
         let title = format!("{} with {}", p.config.schedule.policy(), p.config.optimizer.name());
         // The chart is a convenience: failing to draw it must not fail the run.
         if let Err(e) = training_chart(&title, &p.metrics, &p.config.schedule, total_steps.max(p.step))
@@ -629,7 +629,7 @@ pub fn train(
                 position.status = RunStatus::Finished;
             }
             if epoch_end || last {
-                save(&engine, &position)?;
+                save(&engine, &position, None)?;
             }
             if last {
                 break;
@@ -637,13 +637,12 @@ pub fn train(
             if observer.should_stop() {
                 position.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
                 position.status = RunStatus::Interrupted;
-                save(&engine, &position)?;
                 let note = format!(
                     "interrupted at iteration {step}; a checkpoint was saved: continue with \
                      `cyclr train --resume {}`",
                     out.display()
                 );
-                write_run(&position, Some(note.clone()))?;
+                save(&engine, &position, Some(note.clone()))?;
                 return Ok(summary_of(&position, Some(note)));
             }
         }

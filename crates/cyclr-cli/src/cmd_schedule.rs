@@ -131,40 +131,29 @@ fn print_values(schedules: &[Schedule], steps: u64, json: bool) -> CliResult {
     let names = column_names(schedules);
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::new(stdout);
-    let row = |step: u64| -> Vec<f64> {
-        let mut v = vec![step as f64];
-        for s in schedules {
-            v.push(s.lr(step));
-            if let Some(m) = s.momentum(step) {
-                v.push(m);
-            }
-        }
-        v
+    // The columns after `step`, in the order of `names`; written straight out, since
+    // --steps may ask for a hundred million rows.
+    let values = |step: u64| {
+        schedules.iter().flat_map(move |s| std::iter::once(s.lr(step)).chain(s.momentum(step)))
     };
+    // `{:?}` prints the shortest text that reads back to the same f64.
     let result: std::io::Result<()> = (|| {
         if json {
             writeln!(out, "[")?;
             for step in 0..steps {
-                let r = row(step);
-                let fields: Vec<String> = names
-                    .iter()
-                    .zip(&r)
-                    .enumerate()
-                    .map(|(i, (n, v))| {
-                        if i == 0 { format!("\"{n}\":{step}") } else { format!("\"{n}\":{v:?}") }
-                    })
-                    .collect();
+                write!(out, "{{\"{}\":{step}", names[0])?;
+                for (n, v) in names[1..].iter().zip(values(step)) {
+                    write!(out, ",\"{n}\":{v:?}")?;
+                }
                 let sep = if step + 1 < steps { "," } else { "" };
-                writeln!(out, "{{{}}}{sep}", fields.join(","))?;
+                writeln!(out, "}}{sep}")?;
             }
             writeln!(out, "]")?;
         } else {
             writeln!(out, "{}", names.join(","))?;
             for step in 0..steps {
-                let r = row(step);
                 write!(out, "{step}")?;
-                for v in &r[1..] {
-                    // `{:?}` prints the shortest text that reads back to the same f64.
+                for v in values(step) {
                     write!(out, ",{v:?}")?;
                 }
                 writeln!(out)?;
