@@ -157,7 +157,26 @@ pub enum ScheduleConfig {
     Sequence(SequenceConfig),
 }
 
+impl From<CyclicMode> for Policy {
+    fn from(mode: CyclicMode) -> Self {
+        match mode {
+            CyclicMode::Triangular => Policy::Triangular,
+            CyclicMode::Triangular2 => Policy::Triangular2,
+            CyclicMode::ExpRange => Policy::ExpRange,
+        }
+    }
+}
+
 impl ScheduleConfig {
+    /// The config of a cyclical policy in `mode`.
+    pub fn cyclic(mode: CyclicMode, config: CyclicConfig) -> Self {
+        match mode {
+            CyclicMode::Triangular => ScheduleConfig::Triangular(config),
+            CyclicMode::Triangular2 => ScheduleConfig::Triangular2(config),
+            CyclicMode::ExpRange => ScheduleConfig::ExpRange(config),
+        }
+    }
+
     pub fn policy(&self) -> Policy {
         match self {
             ScheduleConfig::Triangular(_) => Policy::Triangular,
@@ -272,11 +291,7 @@ impl Schedule {
 
     pub fn policy(&self) -> Policy {
         match self {
-            Schedule::Cyclic(c) => match c.mode() {
-                CyclicMode::Triangular => Policy::Triangular,
-                CyclicMode::Triangular2 => Policy::Triangular2,
-                CyclicMode::ExpRange => Policy::ExpRange,
-            },
+            Schedule::Cyclic(c) => c.mode().into(),
             Schedule::OneCycle(_) => Policy::OneCycle,
             Schedule::Sgdr(_) => Policy::Sgdr,
             Schedule::Fixed(_) => Policy::Fixed,
@@ -291,14 +306,7 @@ impl Schedule {
     /// The plain parameters this schedule was built from.
     pub fn config(&self) -> ScheduleConfig {
         match self {
-            Schedule::Cyclic(c) => {
-                let p = c.config().clone();
-                match c.mode() {
-                    CyclicMode::Triangular => ScheduleConfig::Triangular(p),
-                    CyclicMode::Triangular2 => ScheduleConfig::Triangular2(p),
-                    CyclicMode::ExpRange => ScheduleConfig::ExpRange(p),
-                }
-            }
+            Schedule::Cyclic(c) => ScheduleConfig::cyclic(c.mode(), c.config().clone()),
             Schedule::OneCycle(s) => ScheduleConfig::OneCycle(s.config().clone()),
             Schedule::Sgdr(s) => ScheduleConfig::Sgdr(s.config().clone()),
             Schedule::Fixed(s) => ScheduleConfig::Fixed(s.config().clone()),
