@@ -32,6 +32,7 @@ pub use policy::cyclic::{CustomCyclic, Cyclic, CyclicConfig, CyclicMode, ScaleMo
 pub use policy::decay::{Decay, DecayConfig};
 pub use policy::exp::{Exp, ExpConfig};
 pub use policy::fixed::{Fixed, FixedConfig};
+pub use policy::join::Join;
 pub use policy::linear::{Linear, LinearConfig};
 pub use policy::one_cycle::{AnnealStrategy, OneCycle, OneCycleConfig};
 pub use policy::sequence::{Sequence, SequenceConfig};

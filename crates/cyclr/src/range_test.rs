@@ -94,6 +94,15 @@ impl RangeTestConfig {
     }
 }
 
+/// The ramp as a schedule: a range test can be driven by anything that takes an
+/// [`LrSchedule`], burn's `Learner` included. The exponential ramp is `min_lr * q^step`
+/// with `q > 1`, which no decaying policy can express.
+impl crate::schedule::LrSchedule for RangeTestConfig {
+    fn lr(&self, step: u64) -> f64 {
+        RangeTestConfig::lr(self, step)
+    }
+}
+
 /// An exponential moving average with bias correction (fastai's `smooth_loss`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Ema {
@@ -121,13 +130,43 @@ pub struct RangePoint {
     pub lr: f64,
     /// Training loss of the batch.
     pub loss: f64,
-    /// Training accuracy of the batch.
-    pub accuracy: f64,
+    /// Training accuracy of the batch, when the model reports one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    /// The loss smoothed by a bias-corrected moving average.
     pub smoothed_loss: f64,
-    pub smoothed_accuracy: f64,
+    /// The training accuracy smoothed the same way, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smoothed_accuracy: Option<f64>,
     /// Held-out accuracy, on the iterations where it was measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_accuracy: Option<f64>,
+    /// Held-out loss, on the iterations where it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_loss: Option<f64>,
+}
+
+/// A measurement on held-out data during a range test: accuracy, loss or both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct HeldOut {
+    /// Accuracy in [0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    /// Mean loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+}
+
+impl HeldOut {
+    /// An accuracy only.
+    pub fn accuracy(accuracy: f64) -> Self {
+        Self { accuracy: Some(accuracy), loss: None }
+    }
+
+    /// A loss only.
+    pub fn loss(loss: f64) -> Self {
+        Self { accuracy: None, loss: Some(loss) }
+    }
 }
 
 /// Why the test ended before the end of the ramp.
@@ -140,6 +179,8 @@ pub enum EarlyStop {
     NotFinite { iteration: u64, lr: f64 },
     /// Stopped by the user.
     Interrupted { iteration: u64 },
+    /// The batches ran out before the end of the ramp.
+    OutOfData { iteration: u64 },
 }
 
 impl EarlyStop {
@@ -153,6 +194,10 @@ impl EarlyStop {
                 format!("stopped early at iteration {iteration} (lr {lr:.3e}): the loss was not a finite number")
             }
             EarlyStop::Interrupted { iteration } => format!("interrupted at iteration {iteration}"),
+            EarlyStop::OutOfData { iteration } => format!(
+                "the batches ran out at iteration {iteration}, before the end of the ramp: pass \
+                 an iterator that cycles over epochs, or shorten the ramp"
+            ),
         }
     }
 
@@ -160,7 +205,7 @@ impl EarlyStop {
     pub fn divergence_lr(&self) -> Option<f64> {
         match *self {
             EarlyStop::Diverged { lr, .. } | EarlyStop::NotFinite { lr, .. } => Some(lr),
-            EarlyStop::Interrupted { .. } => None,
+            EarlyStop::Interrupted { .. } | EarlyStop::OutOfData { .. } => None,
         }
     }
 }
@@ -188,15 +233,16 @@ impl Recorder {
         }
     }
 
-    /// Adds the result of iteration `points.len()`; returns false when the test must stop.
-    pub fn record(&mut self, lr: f64, loss: f64, accuracy: f64) -> bool {
+    /// Adds the result of iteration `points.len()` (its training accuracy when the model
+    /// reports one); returns false when the test must stop.
+    pub fn record(&mut self, lr: f64, loss: f64, accuracy: Option<f64>) -> bool {
         let iteration = self.points.len() as u64;
         if !loss.is_finite() {
             self.stop = Some(EarlyStop::NotFinite { iteration, lr });
             return false;
         }
         let smoothed_loss = self.loss_ema.update(loss);
-        let smoothed_accuracy = self.acc_ema.update(accuracy);
+        let smoothed_accuracy = accuracy.map(|a| self.acc_ema.update(a));
         self.points.push(RangePoint {
             iteration,
             lr,
@@ -205,6 +251,7 @@ impl Recorder {
             smoothed_loss,
             smoothed_accuracy,
             test_accuracy: None,
+            test_loss: None,
         });
         self.best = self.best.min(smoothed_loss);
         if smoothed_loss > self.config.diverge_factor * self.best {
@@ -221,8 +268,14 @@ impl Recorder {
 
     /// Attaches a held-out accuracy to the latest point.
     pub fn record_test_accuracy(&mut self, accuracy: f64) {
+        self.record_held_out(HeldOut::accuracy(accuracy));
+    }
+
+    /// Attaches a held-out measurement to the latest point.
+    pub fn record_held_out(&mut self, held_out: HeldOut) {
         if let Some(p) = self.points.last_mut() {
-            p.test_accuracy = Some(accuracy);
+            p.test_accuracy = held_out.accuracy.or(p.test_accuracy);
+            p.test_loss = held_out.loss.or(p.test_loss);
         }
     }
 
@@ -434,6 +487,31 @@ pub struct Analysis {
     pub warnings: Vec<String>,
 }
 
+/// The curve the paper's rule reads, as (index into `points`, value) pairs, and its name.
+fn paper_curve(points: &[RangePoint]) -> (Option<Vec<(usize, f64)>>, &'static str) {
+    if !points.is_empty() && points.iter().all(|p| p.smoothed_accuracy.is_some()) {
+        let c = points.iter().enumerate().filter_map(|(i, p)| Some((i, p.smoothed_accuracy?))).collect();
+        return (Some(c), "smoothed accuracy");
+    }
+    let held: Vec<(usize, f64)> = points
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| Some((i, p.test_accuracy.filter(|a| a.is_finite())?)))
+        .collect();
+    if !held.is_empty() {
+        return (Some(held), "held-out accuracy");
+    }
+    let loss: Vec<(usize, f64)> = points
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| Some((i, -p.test_loss.filter(|l| l.is_finite())?)))
+        .collect();
+    if !loss.is_empty() {
+        return (Some(loss), "held-out loss (negated)");
+    }
+    (None, "accuracy")
+}
+
 /// Reads a recorded curve. Rules that cannot be applied are left out with a warning; a
 /// curve too short, too flat or too noisy gets no recommendation.
 pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
@@ -442,7 +520,7 @@ pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
         .iter()
         .filter(|p| {
             p.lr.is_finite() && p.lr >= 0.0 && p.loss.is_finite() && p.smoothed_loss.is_finite()
-                && p.smoothed_accuracy.is_finite()
+                && p.smoothed_accuracy.is_none_or(f64::is_finite)
         })
         .cloned()
         .collect();
@@ -470,8 +548,13 @@ pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
         return Analysis { suggestions, recommendation: None, warnings };
     }
 
-    // Noise: the raw loss around its smoothed curve, against how far the smoothed curve falls.
-    let residual = (points.iter().map(|p| (p.loss - p.smoothed_loss).powi(2)).sum::<f64>() / n as f64).sqrt();
+    // Noise: the raw loss around its smoothed curve, against how far the smoothed curve
+    // falls. Measured up to where the loss bottoms out: past it the scatter is the
+    // instability the test is looking for, not noise.
+    let bottom = argmin(&losses).unwrap_or(n - 1).max(n / 10).max(9).min(n - 1);
+    let residual = (points[..=bottom].iter().map(|p| (p.loss - p.smoothed_loss).powi(2)).sum::<f64>()
+        / (bottom + 1) as f64)
+        .sqrt();
     let drop = losses[0] - losses.iter().copied().fold(f64::INFINITY, f64::min);
     let loss_span = losses.iter().copied().fold(f64::NEG_INFINITY, f64::max)
         - losses.iter().copied().fold(f64::INFINITY, f64::min);
@@ -510,13 +593,20 @@ pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
         }
     }
 
-    let accuracy: Vec<f64> = points.iter().map(|p| p.smoothed_accuracy).collect();
-    let acc_rule = accuracy_rule(&accuracy);
+    // The paper's rule reads accuracy: the training accuracy when every batch reported one,
+    // else the held-out accuracy, else the held-out loss (its fall read as a climb).
+    let (curve, what) = paper_curve(points);
+    let acc_rule = match &curve {
+        Some(c) => accuracy_rule(&c.iter().map(|&(_, v)| v).collect::<Vec<_>>())
+            .map(|(b, m)| (c[b].0, c[m].0)),
+        None => Err("no accuracy was recorded (and no held-out accuracy or loss)".to_string()),
+    };
     match &acc_rule {
         Ok((b, m)) => {
-            push(&mut suggestions, "accuracy_base", "paper: where the smoothed accuracy starts to rise (10% of its climb)", lrs[*b], iteration(*b));
-            push(&mut suggestions, "accuracy_max", "paper: where the accuracy rise slows (90% of its climb), before it peaks or falls", lrs[*m], iteration(*m));
-            if *m + 1 >= n && stop.is_none() {
+            push(&mut suggestions, "accuracy_base", &format!("paper: where the {what} starts to rise (10% of its climb)"), lrs[*b], iteration(*b));
+            push(&mut suggestions, "accuracy_max", &format!("paper: where the {what} rise slows (90% of its climb), before it peaks or falls"), lrs[*m], iteration(*m));
+            let last = curve.as_ref().and_then(|c| c.last()).map_or(n - 1, |&(i, _)| i);
+            if *m >= last && stop.is_none() {
                 warnings.push(
                     "accuracy was still rising at the end of the ramp: the true maximum may be \
                      higher; rerun with a larger --max-lr"

@@ -114,3 +114,38 @@ fn each_validation_error_says_what_to_change() {
         assert!(e.contains(needle), "for {text:?}: {e:?} lacks {needle:?}");
     }
 }
+
+/// `Join` takes any `LrSchedule`, a user's own included, and agrees with `Sequence` where
+/// both apply.
+#[test]
+fn join_accepts_any_schedule_and_matches_sequence() {
+    use cyclr::{Join, LrSchedule, Schedule};
+    struct Halving(f64);
+    impl LrSchedule for Halving {
+        fn lr(&self, step: u64) -> f64 {
+            self.0 / 2f64.powi(step as i32)
+        }
+    }
+    let own: Vec<Box<dyn LrSchedule>> = vec![
+        Box::new(Halving(0.1)),
+        Box::new(Schedule::triangular2(0.001, 0.006, 10).unwrap()),
+    ];
+    let joined = Join::new(own, vec![3]).unwrap();
+    assert_eq!(joined.lr(2), 0.025);
+    assert_eq!(joined.lr(3), 0.001);
+    assert!((joined.lr(13) - 0.006).abs() < 1e-15);
+
+    let seq: Schedule = toml::from_str(
+        "policy='sequence'\nboundaries=[5]\n[[schedules]]\npolicy='fixed'\nbase_lr=0.1\n[[schedules]]\npolicy='triangular'\nbase_lr=0.001\nmax_lr=0.006\nstep_size_up=10",
+    )
+    .unwrap();
+    let parts = vec![Schedule::fixed(0.1).unwrap(), Schedule::triangular(0.001, 0.006, 10).unwrap()];
+    let join = Join::new(parts, vec![5]).unwrap();
+    for step in 0..100 {
+        assert_eq!(seq.lr(step), join.lr(step));
+    }
+    let err = Join::new(vec![Schedule::fixed(0.1).unwrap()], vec![5]).unwrap_err();
+    assert!(err.to_string().contains("needs 0 boundaries"), "{err}");
+    let err = Join::new(vec![Schedule::fixed(0.1).unwrap(), Schedule::fixed(0.2).unwrap()], vec![0]).unwrap_err();
+    assert!(err.to_string().contains("strictly increasing"), "{err}");
+}

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use cyclr::range_test::{
-    EarlyStop, RangePoint, RangeTestConfig, Ramp, Recorder, analyze, minimum_over_ten, slide,
+    EarlyStop, HeldOut, RangePoint, RangeTestConfig, Ramp, Recorder, analyze, minimum_over_ten, slide,
     steep, steepest_descent, valley,
 };
 use serde_json::Value;
@@ -69,7 +69,7 @@ fn fastai_smoothing_early_stop_and_four_rules() {
         for i in 0..num_it {
             let start = 1e-7f64;
             let lr = start * (10.0 / start).powf(i as f64 / num_it as f64);
-            if !rec.record(lr, raw_loss(lr, i, k), 0.0) {
+            if !rec.record(lr, raw_loss(lr, i, k), Some(0.0)) {
                 break;
             }
         }
@@ -113,7 +113,7 @@ fn synthetic(n: u64, noise_level: f64, recorder: &mut Recorder) {
         let fall = 1.0 / (1.0 + (-(lr - 0.013) / 0.001).exp());
         let acc = 0.1 + 0.5 * rise - 0.4 * fall + noise_level * noise(i, 1);
         let loss = 2.3 - 1.2 * rise + 2.5 * fall + noise_level * 4.0 * noise(i, 2);
-        if !recorder.record(lr, loss, acc) {
+        if !recorder.record(lr, loss, Some(acc)) {
             break;
         }
     }
@@ -152,7 +152,7 @@ fn nan_loss_stops_the_test_and_keeps_the_points_before() {
     let mut rec = Recorder::new(RangeTestConfig::new(0.0, 1.0, 100, Ramp::Linear));
     for i in 0..100u64 {
         let loss = if i == 40 { f64::NAN } else { 2.0 - i as f64 * 0.01 };
-        if !rec.record(rec.config.lr(i), loss, 0.1) {
+        if !rec.record(rec.config.lr(i), loss, Some(0.1)) {
             break;
         }
     }
@@ -172,7 +172,7 @@ fn divergence_stops_the_test_and_the_max_stays_below_it() {
         let lr = rec.config.lr(i);
         let rise = 1.0 / (1.0 + (-(lr - 0.003) / 0.0005).exp());
         let loss = if lr < 0.008 { 2.3 - rise } else { 1.3 * (1.0 + (lr - 0.008) * 3000.0) };
-        if !rec.record(lr, loss, 0.1 + 0.5 * rise) {
+        if !rec.record(lr, loss, Some(0.1 + 0.5 * rise)) {
             break;
         }
     }
@@ -183,16 +183,79 @@ fn divergence_stops_the_test_and_the_max_stays_below_it() {
     assert!(r.max_lr <= at, "max {} past divergence {at}", r.max_lr);
 }
 
+/// The same curve with no training accuracy (a model whose output is only a loss): the
+/// paper's rule then reads the held-out accuracy, or failing that the held-out loss.
+#[test]
+fn the_paper_rule_reads_held_out_accuracy_or_loss_when_there_is_no_training_accuracy() {
+    let curve = |i: u64, lr: f64| {
+        let rise = 1.0 / (1.0 + (-(lr - 0.003) / 0.0005).exp());
+        let fall = 1.0 / (1.0 + (-(lr - 0.013) / 0.001).exp());
+        let _ = i;
+        (0.1 + 0.5 * rise - 0.4 * fall, 2.3 - 1.2 * rise + 2.5 * fall)
+    };
+    for use_loss in [false, true] {
+        let mut rec = Recorder::new(RangeTestConfig::new(0.0, 0.02, 1000, Ramp::Linear));
+        rec.config.smoothing = 0.9;
+        for i in 0..1000 {
+            let lr = rec.config.lr(i);
+            let (acc, loss) = curve(i, lr);
+            if !rec.record(lr, loss, None) {
+                break;
+            }
+            if i % 10 == 9 {
+                rec.record_held_out(if use_loss { HeldOut::loss(loss) } else { HeldOut::accuracy(acc) });
+            }
+        }
+        assert!(rec.points.iter().all(|p| p.accuracy.is_none() && p.smoothed_accuracy.is_none()));
+        let a = analyze(&rec.points, rec.stop.as_ref());
+        let base = a.suggestions.iter().find(|s| s.rule == "accuracy_base").expect("the paper's rule applied");
+        let what = if use_loss { "held-out loss" } else { "held-out accuracy" };
+        assert!(base.description.contains(what), "{}", base.description);
+        let r = a.recommendation.expect("a recommendation");
+        assert!(r.base_lr > 0.0005 && r.base_lr < 0.003, "{what}: base {}", r.base_lr);
+        assert!(r.max_lr > 0.003 && r.max_lr < 0.008, "{what}: max {}", r.max_lr);
+    }
+    // Neither: the loss rules still answer, and a warning says why the paper's did not.
+    let mut rec = Recorder::new(RangeTestConfig::new(0.0, 0.02, 1000, Ramp::Linear));
+    for i in 0..1000 {
+        let lr = rec.config.lr(i);
+        if !rec.record(lr, curve(i, lr).1, None) {
+            break;
+        }
+    }
+    let a = analyze(&rec.points, rec.stop.as_ref());
+    assert!(a.suggestions.iter().all(|s| !s.rule.starts_with("accuracy")));
+    assert!(a.warnings.iter().any(|w| w.contains("no accuracy was recorded")), "{:?}", a.warnings);
+}
+
+/// The exponential ramp is an `LrSchedule` (growth factor above 1), so it drives anything
+/// that takes a schedule.
+#[test]
+fn the_exponential_ramp_is_a_schedule() {
+    use cyclr::LrSchedule;
+    let ramp = RangeTestConfig::new(1e-7, 10.0, 101, Ramp::Exponential);
+    let s: &dyn LrSchedule = &ramp;
+    assert_eq!(s.lr(0), 1e-7);
+    assert!((s.lr(100) - 10.0).abs() < 1e-12);
+    let q = s.lr(1) / s.lr(0);
+    for i in 1..100 {
+        assert!((s.lr(i + 1) / s.lr(i) - q).abs() < 1e-9, "constant growth factor");
+    }
+    assert!(q > 1.0);
+    assert_eq!(s.lr(500), s.lr(100), "holds at max_lr after the ramp");
+}
+
 #[test]
 fn short_flat_and_noisy_curves_get_warnings_not_numbers() {
     let point = |i: u64, loss: f64, acc: f64| RangePoint {
         iteration: i,
         lr: 0.001 * i as f64,
         loss,
-        accuracy: acc,
+        accuracy: Some(acc),
         smoothed_loss: loss,
-        smoothed_accuracy: acc,
+        smoothed_accuracy: Some(acc),
         test_accuracy: None,
+        test_loss: None,
     };
     let short: Vec<_> = (0..10).map(|i| point(i, 2.0, 0.1)).collect();
     let a = analyze(&short, None);
@@ -205,7 +268,7 @@ fn short_flat_and_noisy_curves_get_warnings_not_numbers() {
 
     let mut rec = Recorder::new(RangeTestConfig::new(0.0, 0.02, 300, Ramp::Linear));
     for i in 0..300u64 {
-        rec.record(rec.config.lr(i), 2.3 - 0.0001 * i as f64 + 1.0 * noise(i, 9), 0.1 + 0.3 * noise(i, 4).abs());
+        rec.record(rec.config.lr(i), 2.3 - 0.0001 * i as f64 + 1.0 * noise(i, 9), Some(0.1 + 0.3 * noise(i, 4).abs()));
     }
     let a = analyze(&rec.points, None);
     assert!(a.recommendation.is_none());
@@ -231,7 +294,7 @@ mod no_panic {
         #[test]
         fn analysis_never_panics(values in prop::collection::vec((any::<f64>(), any::<f64>(), any::<f64>()), 0..120)) {
             let points: Vec<RangePoint> = values.iter().enumerate().map(|(i, &(lr, loss, acc))| RangePoint {
-                iteration: i as u64, lr, loss, accuracy: acc, smoothed_loss: loss, smoothed_accuracy: acc, test_accuracy: None,
+                iteration: i as u64, lr, loss, accuracy: Some(acc), smoothed_loss: loss, smoothed_accuracy: Some(acc), test_accuracy: None, test_loss: None,
             }).collect();
             let a = analyze(&points, None);
             if let Some(r) = a.recommendation {
@@ -239,4 +302,21 @@ mod no_panic {
             }
         }
     }
+}
+
+/// A clean fall followed by a violent divergence is not "noise": the scatter is measured
+/// up to where the loss bottoms out.
+#[test]
+fn divergence_after_the_minimum_is_not_read_as_noise() {
+    let mut rec = Recorder::new(RangeTestConfig::new(1e-3, 3.0, 100, Ramp::Exponential));
+    for i in 0..100u64 {
+        let lr = rec.config.lr(i);
+        let loss = if i < 60 { 1.8 * (-(i as f64) / 15.0).exp() + 0.02 } else { 0.05 + 5.0 * noise(i, 3).abs() };
+        if !rec.record(lr, loss, None) {
+            break;
+        }
+    }
+    let a = analyze(&rec.points, rec.stop.as_ref());
+    assert!(!a.warnings.iter().any(|w| w.contains("noisy")), "{:?}", a.warnings);
+    assert!(a.recommendation.is_some(), "{:?}", a.warnings);
 }

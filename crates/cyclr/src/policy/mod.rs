@@ -5,6 +5,7 @@ pub mod cyclic;
 pub mod decay;
 pub mod exp;
 pub mod fixed;
+pub mod join;
 pub mod linear;
 pub mod one_cycle;
 pub mod sequence;

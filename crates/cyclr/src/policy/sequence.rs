@@ -5,37 +5,25 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::ScheduleError;
+use crate::policy::join::Join;
 use crate::schedule::{LrSchedule, Schedule, ScheduleConfig};
 
+/// Plain parameters of a [`Sequence`]: config schedules and the steps where each next one
+/// takes over.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SequenceConfig {
     /// The steps at which the next schedule takes over; one fewer than `schedules`.
     pub boundaries: Vec<u64>,
+    /// The schedules, in order.
     pub schedules: Vec<ScheduleConfig>,
 }
 
 impl SequenceConfig {
+    /// Validates the boundaries and every schedule, and builds the sequence.
     pub fn init(self) -> Result<Sequence, ScheduleError> {
         if self.schedules.is_empty() {
             return Err(ScheduleError::EmptySequence);
-        }
-        if self.boundaries.len() + 1 != self.schedules.len() {
-            return Err(ScheduleError::BoundaryCount {
-                schedules: self.schedules.len(),
-                given: self.boundaries.len(),
-            });
-        }
-        let mut previous = 0;
-        for (index, &value) in self.boundaries.iter().enumerate() {
-            if value <= previous {
-                return Err(ScheduleError::UnorderedBoundaries {
-                    index,
-                    value,
-                    previous,
-                });
-            }
-            previous = value;
         }
         let schedules = self
             .schedules
@@ -57,48 +45,36 @@ impl SequenceConfig {
                 cycles: !first,
             });
         }
-        Ok(Sequence {
-            schedules,
-            config: self,
-        })
+        let join = Join::new(schedules, self.boundaries.clone())?;
+        Ok(Sequence { join, config: self })
     }
 }
 
+/// A validated [`SequenceConfig`]: config schedules joined at step boundaries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sequence {
-    schedules: Vec<Schedule>,
+    join: Join<Schedule>,
     config: SequenceConfig,
 }
 
 impl Sequence {
+    /// The parameters it was built from.
     pub fn config(&self) -> &SequenceConfig {
         &self.config
     }
 
+    /// The joined schedules, in order.
     pub fn schedules(&self) -> &[Schedule] {
-        &self.schedules
-    }
-
-    /// The schedule that owns `step`, and the step in its own count.
-    fn locate(&self, step: u64) -> (&Schedule, u64) {
-        let i = self.config.boundaries.partition_point(|&b| b <= step);
-        let start = if i == 0 {
-            0
-        } else {
-            self.config.boundaries[i - 1]
-        };
-        (&self.schedules[i], step - start)
+        self.join.schedules()
     }
 }
 
 impl LrSchedule for Sequence {
     fn lr(&self, step: u64) -> f64 {
-        let (s, local) = self.locate(step);
-        s.lr(local)
+        self.join.lr(step)
     }
 
     fn momentum(&self, step: u64) -> Option<f64> {
-        let (s, local) = self.locate(step);
-        s.momentum(local)
+        self.join.momentum(step)
     }
 }
