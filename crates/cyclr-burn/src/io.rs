@@ -1,10 +1,8 @@
-//! Writing files so that a crash or a full disk never leaves a torn one behind.
+//! Writing a file so that a crash or a full disk never leaves a torn one behind.
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-use anyhow::Context;
 
 /// A temporary name beside `path`, in the same directory so the rename is atomic.
 pub fn partial_path(path: &Path) -> PathBuf {
@@ -14,7 +12,7 @@ pub fn partial_path(path: &Path) -> PathBuf {
 
 /// Writes `bytes` to `path` atomically: a temporary file, flushed to disk, then renamed
 /// over the target. On any error the previous file (if any) is left untouched.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = partial_path(path);
     let result = (|| -> std::io::Result<()> {
         let mut f = File::create(&tmp)?;
@@ -33,11 +31,5 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result.with_context(|| {
-        format!(
-            "cannot write {}; the previous version is kept (if the disk is full, free some space \
-             and run again)",
-            path.display()
-        )
-    })
+    result
 }

@@ -1,20 +1,34 @@
-//! # cyclr-burn: cyclical learning rates in burn
+//! # cyclr-burn: cyclical learning rates for any burn model
 //!
-//! The burn side of cyclr: an adapter that makes any [`cyclr::Schedule`] a burn
-//! `LrScheduler`, optimizers whose momentum can follow the schedule, CIFAR-10 data, the
-//! reference CNN, a trainer with checkpoints, and the LR range test.
+//! The thin integration a burn user adds to their project:
+//!
+//! - [`scheduler::CyclrScheduler`]: any cyclr schedule (any [`cyclr::LrSchedule`]) as
+//!   burn's `LrScheduler`, so it drops into `Learner` and `SupervisedTraining`, optionally
+//!   setting momentum from the schedule at every update;
+//! - [`optim`]: SGD, Adam and AdamW whose momentum (beta1) can follow the schedule;
+//! - [`range_test`]: the LR range test for any `TrainStep` model, batch type, optimizer
+//!   and backend, restoring model and optimizer afterwards.
+//!
+//! ```
+//! use cyclr::{CyclicConfig, LrSchedule, ScheduleConfig};
+//! use cyclr_burn::{optim::OptimizerConfig, scheduler::CyclrScheduler};
+//!
+//! let schedule = ScheduleConfig::Triangular2(
+//!     CyclicConfig::new(0.001, 0.05, 20).with_momentum(0.85, 0.95),
+//! )
+//! .init()
+//! .unwrap();
+//! let (optim, momentum) = OptimizerConfig::sgd().init();
+//! let scheduler = CyclrScheduler::new(schedule).with_momentum(momentum);
+//! // `burn::train::Learner::new(model, optim, scheduler)`
+//! # let _ = (optim, scheduler);
+//! ```
+
+#![warn(missing_docs)]
 
 pub use cyclr;
 
 pub mod io;
-pub mod model;
-pub mod data;
-pub mod download;
 pub mod optim;
-pub mod scheduler;
-pub mod engine;
-pub mod train;
 pub mod range_test;
-pub mod recreate;
-pub mod bench;
-pub mod fused;
+pub mod scheduler;

@@ -1,10 +1,20 @@
-//! Adam and SGD as burn optimizers whose momentum (Adam's beta1) can change every step, so
-//! that it can follow a cyclical schedule. burn's stock optimizers fix momentum when they
-//! are built; these read it from a shared [`MomentumHandle`] instead.
+//! SGD, Adam and AdamW as burn optimizers whose momentum (Adam's beta1) can change every
+//! step, so that it can follow a cyclical schedule. burn's stock optimizers fix momentum
+//! when they are built; these read it from a shared [`MomentumHandle`] instead. With a
+//! constant momentum they give burn's own updates (to 1e-6).
 //!
 //! Semantics follow PyTorch: SGD momentum without dampening (`buf = m * buf + g`), weight
 //! decay added to the gradient; Adam with bias correction `1 - beta1^t` using the current
-//! beta1, as `torch.optim.Adam` does when `OneCycleLR` cycles it.
+//! beta1, as `torch.optim.Adam` does when `OneCycleLR` cycles it; AdamW with decoupled
+//! weight decay (`p *= 1 - lr * wd`), as `torch.optim.AdamW` and burn's `AdamW`.
+//!
+//! ```
+//! use cyclr_burn::optim::OptimizerConfig;
+//!
+//! let (optim, momentum) = OptimizerConfig::adamw().init();
+//! momentum.set(0.85); // what `CyclrScheduler::with_momentum` does every step
+//! # let _ = optim;
+//! ```
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,19 +24,23 @@ use burn::tensor::{Device, Tensor};
 use burn_pack::Scalar;
 use serde::{Deserialize, Serialize};
 
-/// A momentum (or beta1) value shared between a schedule and an optimizer.
+/// A momentum (or beta1) value shared between a schedule and an optimizer. Clones share
+/// the value.
 #[derive(Debug, Clone)]
 pub struct MomentumHandle(Arc<AtomicU64>);
 
 impl MomentumHandle {
+    /// A handle holding `value`.
     pub fn new(value: f64) -> Self {
         Self(Arc::new(AtomicU64::new(value.to_bits())))
     }
 
+    /// The current value.
     pub fn get(&self) -> f64 {
         f64::from_bits(self.0.load(Ordering::Relaxed))
     }
 
+    /// Sets the value every holder of a clone sees from the next optimizer step on.
     pub fn set(&self, value: f64) {
         self.0.store(value.to_bits(), Ordering::Relaxed);
     }
@@ -35,23 +49,44 @@ impl MomentumHandle {
 /// The optimizer of a run, as plain config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "optimizer", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum OptimizerConfig {
     /// Adam with the seed's (Keras') defaults: beta1 0.9, beta2 0.999, epsilon 1e-7.
     Adam {
+        /// First-moment decay: the momentum a schedule may cycle.
         beta1: f64,
+        /// Second-moment decay.
         beta2: f64,
+        /// Added to the denominator.
         epsilon: f64,
+        /// L2 penalty added to the gradient (PyTorch's `Adam(weight_decay=..)`).
         weight_decay: f64,
     },
     /// SGD with momentum as in the paper and PyTorch (dampening 0).
     Sgd {
+        /// The momentum a schedule may cycle.
         momentum: f64,
+        /// L2 penalty added to the gradient.
         weight_decay: f64,
+        /// Nesterov momentum.
         nesterov: bool,
+    },
+    /// AdamW: Adam with decoupled weight decay (PyTorch's and burn's `AdamW`).
+    #[serde(rename = "adamw")]
+    AdamW {
+        /// First-moment decay: the momentum a schedule may cycle.
+        beta1: f64,
+        /// Second-moment decay.
+        beta2: f64,
+        /// Added to the denominator.
+        epsilon: f64,
+        /// Decoupled decay: each step multiplies the weights by `1 - lr * weight_decay`.
+        weight_decay: f64,
     },
 }
 
 impl OptimizerConfig {
+    /// Adam with Keras' defaults (the seed's optimizer).
     pub fn adam() -> Self {
         OptimizerConfig::Adam {
             beta1: 0.9,
@@ -61,6 +96,7 @@ impl OptimizerConfig {
         }
     }
 
+    /// SGD with momentum 0.9, no weight decay.
     pub fn sgd() -> Self {
         OptimizerConfig::Sgd {
             momentum: 0.9,
@@ -69,19 +105,51 @@ impl OptimizerConfig {
         }
     }
 
+    /// AdamW with PyTorch's defaults (beta1 0.9, beta2 0.999, epsilon 1e-8, weight decay
+    /// 0.01).
+    pub fn adamw() -> Self {
+        OptimizerConfig::AdamW {
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-8,
+            weight_decay: 0.01,
+        }
+    }
+
+    /// `adam`, `sgd` or `adamw`.
     pub fn name(&self) -> &'static str {
         match self {
             OptimizerConfig::Adam { .. } => "adam",
             OptimizerConfig::Sgd { .. } => "sgd",
+            OptimizerConfig::AdamW { .. } => "adamw",
         }
     }
 
-    /// The starting momentum (Adam: beta1).
+    /// The starting momentum (Adam, AdamW: beta1).
     pub fn momentum(&self) -> f64 {
         match *self {
-            OptimizerConfig::Adam { beta1, .. } => beta1,
+            OptimizerConfig::Adam { beta1, .. } | OptimizerConfig::AdamW { beta1, .. } => beta1,
             OptimizerConfig::Sgd { momentum, .. } => momentum,
         }
+    }
+
+    /// The same optimizer with its starting momentum (Adam, AdamW: beta1) set to `m`.
+    pub fn with_momentum(mut self, m: f64) -> Self {
+        match &mut self {
+            OptimizerConfig::Adam { beta1, .. } | OptimizerConfig::AdamW { beta1, .. } => *beta1 = m,
+            OptimizerConfig::Sgd { momentum, .. } => *momentum = m,
+        }
+        self
+    }
+
+    /// The same optimizer with weight decay `wd`.
+    pub fn with_weight_decay(mut self, wd: f64) -> Self {
+        match &mut self {
+            OptimizerConfig::Adam { weight_decay, .. }
+            | OptimizerConfig::AdamW { weight_decay, .. }
+            | OptimizerConfig::Sgd { weight_decay, .. } => *weight_decay = wd,
+        }
+        self
     }
 
     /// Checks the parameters; the message says what to change.
@@ -101,7 +169,8 @@ impl OptimizerConfig {
             }
         };
         match *self {
-            OptimizerConfig::Adam { beta1, beta2, epsilon, weight_decay } => {
+            OptimizerConfig::Adam { beta1, beta2, epsilon, weight_decay }
+            | OptimizerConfig::AdamW { beta1, beta2, epsilon, weight_decay } => {
                 unit("beta1", beta1)?;
                 unit("beta2", beta2)?;
                 nonneg("weight_decay", weight_decay)?;
@@ -126,6 +195,14 @@ impl OptimizerConfig {
                 beta2: beta2 as f32,
                 epsilon: epsilon as f32,
                 weight_decay: weight_decay as f32,
+                decoupled: false,
+            }),
+            OptimizerConfig::AdamW { beta2, epsilon, weight_decay, .. } => ModuleOptimizer::from(Adam {
+                beta1: handle.clone(),
+                beta2: beta2 as f32,
+                epsilon: epsilon as f32,
+                weight_decay: weight_decay as f32,
+                decoupled: true,
             }),
             OptimizerConfig::Sgd { weight_decay, nesterov, .. } => ModuleOptimizer::from(Sgd {
                 momentum: handle.clone(),
@@ -137,20 +214,30 @@ impl OptimizerConfig {
     }
 }
 
-/// Adam whose beta1 is read from a [`MomentumHandle`] at every step.
+/// Adam (or AdamW, when `decoupled`) whose beta1 is read from a [`MomentumHandle`] at
+/// every step.
 #[derive(Clone)]
 pub struct Adam {
+    /// First-moment decay, read at every step.
     pub beta1: MomentumHandle,
+    /// Second-moment decay.
     pub beta2: f32,
+    /// Added to the denominator.
     pub epsilon: f32,
+    /// Weight decay: an L2 term in the gradient, or decoupled when `decoupled`.
     pub weight_decay: f32,
+    /// AdamW: decay the weights by `lr * weight_decay` instead of adding to the gradient.
+    pub decoupled: bool,
 }
 
 /// Adam's state for one parameter.
 #[derive(Clone)]
 pub struct AdamState<const D: usize> {
+    /// Updates made so far (the `t` of the bias correction).
     pub step: u64,
+    /// First-moment estimate.
     pub moment_1: Tensor<D>,
+    /// Second-moment estimate.
     pub moment_2: Tensor<D>,
 }
 
@@ -182,7 +269,7 @@ impl Optimizer for Adam {
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let beta1 = self.beta1.get() as f32;
         let beta2 = self.beta2;
-        if self.weight_decay != 0.0 {
+        if self.weight_decay != 0.0 && !self.decoupled {
             grad = grad + tensor.clone().mul_scalar(self.weight_decay);
         }
         let state = match state {
@@ -208,6 +295,12 @@ impl Optimizer for Adam {
             .sqrt()
             .add_scalar(self.epsilon * bc2_sqrt as f32);
         let update = state.moment_1.clone().div(denom).mul_scalar(step_size);
+        let decay = lr * self.weight_decay as f64;
+        let tensor = if self.decoupled && decay != 0.0 {
+            tensor.mul_scalar(1.0 - decay)
+        } else {
+            tensor
+        };
         (tensor - update, Some(state))
     }
 
@@ -221,14 +314,18 @@ impl Optimizer for Adam {
 /// SGD with momentum (PyTorch semantics, no dampening) read from a [`MomentumHandle`].
 #[derive(Clone)]
 pub struct Sgd {
+    /// Momentum, read at every step.
     pub momentum: MomentumHandle,
+    /// L2 penalty added to the gradient.
     pub weight_decay: f32,
+    /// Nesterov momentum.
     pub nesterov: bool,
 }
 
 /// SGD's momentum buffer for one parameter.
 #[derive(Clone)]
 pub struct SgdState<const D: usize> {
+    /// The momentum buffer.
     pub buffer: Tensor<D>,
 }
 

@@ -115,3 +115,50 @@ fn scheduler_record_resumes_mid_cycle() {
     learner.lr_step();
     assert_eq!(learner.lr_current().base(), s.lr(a.next_step()));
 }
+
+/// Any `LrSchedule` drives burn, not only the config `Schedule`: a `Join` of a user's own
+/// warm-up and a triangular cycle, and the range test's exponential ramp.
+#[test]
+fn any_lr_schedule_drives_burn() {
+    use cyclr::Join;
+    use cyclr::range_test::{RangeTestConfig, Ramp};
+
+    #[derive(Clone)]
+    struct Warmup;
+    impl LrSchedule for Warmup {
+        fn lr(&self, step: u64) -> f64 {
+            1e-4 * (step + 1) as f64
+        }
+    }
+    #[derive(Clone)]
+    enum Mine {
+        Warmup(Warmup),
+        Cyclic(Schedule),
+    }
+    impl LrSchedule for Mine {
+        fn lr(&self, step: u64) -> f64 {
+            match self {
+                Mine::Warmup(w) => w.lr(step),
+                Mine::Cyclic(s) => s.lr(step),
+            }
+        }
+    }
+    let join = Join::new(vec![Mine::Warmup(Warmup), Mine::Cyclic(schedule())], vec![10]).unwrap();
+    let mut sched = CyclrScheduler::new(join.clone());
+    for step in 0..40 {
+        let lr = sched.step();
+        assert_eq!(lr, join.lr(step));
+        assert_eq!(lr, if step < 10 { 1e-4 * (step + 1) as f64 } else { schedule().lr(step - 10) });
+    }
+
+    let ramp = RangeTestConfig::new(1e-6, 1.0, 61, Ramp::Exponential);
+    let device = Device::flex().autodiff();
+    let model = Tiny { linear: LinearConfig::new(1, 1).init(&device) };
+    let (optim, _) = OptimizerConfig::sgd().init();
+    let mut learner = Learner::new(model, optim, CyclrScheduler::new(ramp.clone()));
+    for step in 0..61 {
+        learner.lr_step();
+        assert_eq!(learner.lr_current().base(), ramp.lr(step));
+    }
+    assert!((learner.lr_current().base() - 1.0).abs() < 1e-12, "the ramp ends at max_lr");
+}

@@ -1,8 +1,9 @@
-//! Our Adam and SGD against updates computed by hand (PyTorch's formulas, in f64).
+//! Our SGD, Adam and AdamW against updates computed by hand (PyTorch's formulas, in f64)
+//! and against burn's own optimizers.
 
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::GradientsParams;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use cyclr_burn::optim::OptimizerConfig;
 
@@ -115,8 +116,117 @@ fn invalid_optimizer_settings_are_explained() {
     assert!(bad.validate().unwrap_err().contains("epsilon"));
 }
 
+/// A two-layer net, for comparing whole optimizer trajectories.
+#[derive(Module, Debug)]
+struct Mlp {
+    a: Linear,
+    b: Linear,
+}
+
+impl Mlp {
+    fn loss(&self, x: Tensor<2>) -> Tensor<1> {
+        let h = burn::tensor::activation::relu(self.a.forward(x));
+        let y = self.b.forward(h);
+        (y.clone() * y).mean().reshape([1])
+    }
+
+    fn params(&self) -> Vec<f64> {
+        let mut out = Vec::new();
+        for l in [&self.a, &self.b] {
+            out.extend(l.weight.val().into_data().iter::<f32>().map(f64::from));
+            out.extend(l.bias.as_ref().unwrap().val().into_data().iter::<f32>().map(f64::from));
+        }
+        out
+    }
+}
+
+/// Ten steps of `ours` and of `theirs` from the same weights on the same data.
+fn trajectories(mut ours: ModuleOptimizer, mut theirs: ModuleOptimizer) -> (Vec<f64>, Vec<f64>) {
+    let device = device();
+    device.seed(5);
+    let start = Mlp { a: LinearConfig::new(4, 8).init(&device), b: LinearConfig::new(8, 3).init(&device) };
+    let (mut a, mut b) = (start.clone(), start);
+    for i in 0..10 {
+        let x = Tensor::<2>::from_data(
+            TensorData::new((0..8).map(|k| ((i * 8 + k) as f32 * 0.37).sin()).collect::<Vec<f32>>(), [2, 4]),
+            &device,
+        );
+        let ga = GradientsParams::from_grads(a.loss(x.clone()).backward(), &a);
+        let gb = GradientsParams::from_grads(b.loss(x).backward(), &b);
+        a = ours.step(0.01, a, ga);
+        b = theirs.step(0.01, b, gb);
+    }
+    (a.params(), b.params())
+}
+
+/// With a constant momentum, ours are burn's own optimizers (PyTorch semantics: SGD
+/// without dampening), to 1e-6 over ten steps.
 #[test]
-fn reference_cnn_has_122570_parameters() {
-    let model = cyclr_burn::model::ReferenceCnn::new(&Device::flex());
-    assert_eq!(model.num_params(), 122_570);
+fn with_constant_momentum_they_match_burns_own_optimizers() {
+    use burn::optim::decay::WeightDecayConfig;
+    use burn::optim::momentum::MomentumConfig;
+    use burn::optim::{AdamConfig, AdamWConfig, SgdConfig};
+    let sgd_momentum = |nesterov| MomentumConfig { momentum: 0.9, dampening: 0.0, nesterov };
+    let cases: Vec<(&str, ModuleOptimizer, ModuleOptimizer)> = vec![
+        (
+            "sgd",
+            OptimizerConfig::Sgd { momentum: 0.9, weight_decay: 0.01, nesterov: false }.init().0,
+            SgdConfig::new()
+                .with_momentum(Some(sgd_momentum(false)))
+                .with_weight_decay(Some(WeightDecayConfig { penalty: 0.01 }))
+                .init(),
+        ),
+        (
+            "sgd nesterov",
+            OptimizerConfig::Sgd { momentum: 0.9, weight_decay: 0.0, nesterov: true }.init().0,
+            SgdConfig::new().with_momentum(Some(sgd_momentum(true))).init(),
+        ),
+        (
+            "adam",
+            OptimizerConfig::Adam { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weight_decay: 0.01 }.init().0,
+            AdamConfig::new()
+                .with_epsilon(1e-7)
+                .with_weight_decay(Some(WeightDecayConfig { penalty: 0.01 }))
+                .init(),
+        ),
+        (
+            "adamw",
+            OptimizerConfig::adamw().with_weight_decay(0.1).init().0,
+            AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(0.1).init(),
+        ),
+    ];
+    for (name, ours, theirs) in cases {
+        let (a, b) = trajectories(ours, theirs);
+        let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-6, "{name}: differs from burn's by {worst:e}");
+        // And the comparison can fail: the weights did move.
+        let start = trajectories(OptimizerConfig::sgd().init().0, SgdConfig::new().init()).1;
+        assert!(a.iter().zip(&start).any(|(x, y)| (x - y).abs() > 1e-4), "{name}: the weights moved");
+    }
+}
+
+/// AdamW's decoupled decay against hand-computed updates: `p = p (1 - lr wd) - lr m̂ / (√v̂ + ε)`.
+#[test]
+fn adamw_decays_the_weights_not_the_gradient() {
+    let device = device();
+    let (mut optim, beta1) = OptimizerConfig::AdamW { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weight_decay: 0.5 }.init();
+    let mut model = layer(&device);
+    let (b2, eps, wd, lr) = (0.999f64, 1e-8f64, 0.5f64, 0.01f64);
+    let mut p = vec![0.5f64, -0.25, 0.1];
+    let (mut m, mut v) = (vec![0.0f64; 3], vec![0.0f64; 3]);
+    let xs = [[1.0f32, 2.0], [-0.5, 0.25], [3.0, -1.0]];
+    for (t, (x, b1)) in xs.iter().zip([0.9, 0.85, 0.95]).enumerate() {
+        beta1.set(b1);
+        let g = grads(&model, *x, &device);
+        model = optim.step(lr, model, g);
+        let grad = [x[0] as f64, x[1] as f64, 1.0];
+        let t = t as i32 + 1;
+        for j in 0..3 {
+            m[j] = b1 * m[j] + (1.0 - b1) * grad[j];
+            v[j] = b2 * v[j] + (1.0 - b2) * grad[j] * grad[j];
+            let (m_hat, v_hat) = (m[j] / (1.0 - b1.powi(t)), v[j] / (1.0 - b2.powi(t)));
+            p[j] = p[j] * (1.0 - lr * wd) - lr * m_hat / (v_hat.sqrt() + eps);
+        }
+        assert_close(&weights(&model), &p);
+    }
 }

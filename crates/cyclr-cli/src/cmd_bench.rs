@@ -1,7 +1,7 @@
 //! `cyclr bench`: training and evaluation throughput and peak memory of the reference CNN.
 
 use clap::Args;
-use cyclr_burn::bench::{BenchConfig, run_bench};
+use cyclr_cifar::bench::{BenchConfig, run_bench};
 
 use crate::common::DeviceArgs;
 use crate::error::{CliError, CliResult};

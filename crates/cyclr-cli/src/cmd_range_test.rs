@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use cyclr::range_test::{RangeTestConfig, Ramp};
 use cyclr::{Policy, Schedule};
-use cyclr_burn::range_test::{RangeTestResult, RangeTestSettings, run_range_test, write_outputs};
-use cyclr_burn::train::dated_dir;
+use cyclr_cifar::range_test::{RangeTestResult, RangeTestSettings, run_range_test, write_outputs};
+use cyclr_cifar::run_dir::dated_dir;
 
 use crate::common::{DataArgs, OptimArgs, ProgressObserver, interrupt_flag};
 use crate::error::{CliError, CliResult};
@@ -97,20 +97,20 @@ pub fn run(cmd: RangeTestCmd) -> CliResult {
 pub fn print_summary(r: &RangeTestResult, out: &Path) {
     println!(
         "range test: {} iterations, lr {} -> {} ({:?} ramp), {:.0} s",
-        r.points.len(),
+        r.outcome.points.len(),
         r.settings.ramp.min_lr,
         r.settings.ramp.max_lr,
         r.settings.ramp.ramp,
-        r.wall_s
+        r.outcome.wall_s
     );
-    if let Some(stop) = &r.early_stop {
+    if let Some(stop) = &r.outcome.early_stop {
         println!("  {}", stop.describe());
     }
     println!("suggestions:");
-    for s in &r.analysis.suggestions {
+    for s in &r.outcome.analysis.suggestions {
         println!("  {:<17} {:>10.3e}  {}", s.rule, s.lr, s.description);
     }
-    match &r.analysis.recommendation {
+    match &r.outcome.analysis.recommendation {
         Some(rec) => {
             println!(
                 "recommended: base_lr {:.3e}, max_lr {:.3e} (from {})",
@@ -120,16 +120,18 @@ pub fn print_summary(r: &RangeTestResult, out: &Path) {
         }
         None => println!("no recommendation: see the warnings and the plot"),
     }
-    println!("stepsize: {} iterations; {}", r.stepsize.suggested, r.stepsize.note);
-    for w in &r.analysis.warnings {
+    if let Some(st) = &r.outcome.stepsize {
+        println!("stepsize: {} iterations; {}", st.suggested, st.note);
+    }
+    for w in &r.outcome.analysis.warnings {
         println!("warning: {w}");
     }
     let d = out.display();
     println!("wrote {d}/range_test.csv, {d}/range_test.json, {d}/range_test.png, {d}/range_test.svg");
-    if let Some(rec) = &r.analysis.recommendation {
+    if let Some(rec) = &r.outcome.analysis.recommendation {
         println!(
             "next: cyclr train --from-range-test {d}/range_test.json  (= --policy triangular --base-lr {:.3e} --max-lr {:.3e} --step-size-up {})",
-            rec.base_lr, rec.max_lr, r.stepsize.suggested
+            rec.base_lr, rec.max_lr, r.suggested_stepsize()
         );
     }
 }
@@ -141,11 +143,11 @@ pub fn schedule_from_range_test(
     args: &ScheduleArgs,
 ) -> CliResult<Schedule> {
     let r = RangeTestResult::read(path).map_err(|e| CliError::usage(format!("{e:#}")))?;
-    let rec = r.analysis.recommendation.as_ref().ok_or_else(|| {
+    let rec = r.outcome.analysis.recommendation.as_ref().ok_or_else(|| {
         CliError::usage(format!(
             "{} has no recommendation ({}): read its plot and give --policy, --base-lr and --max-lr yourself",
             path.display(),
-            r.analysis.warnings.join("; ")
+            r.outcome.analysis.warnings.join("; ")
         ))
     })?;
     let policy = policy.unwrap_or(Policy::Triangular);
@@ -162,7 +164,7 @@ pub fn schedule_from_range_test(
     let mut merged = args.clone();
     merged.base_lr = Some(rec.base_lr);
     merged.max_lr = Some(rec.max_lr);
-    merged.step_size_up = Some(args.step_size_up.unwrap_or(r.stepsize.suggested));
+    merged.step_size_up = Some(args.step_size_up.unwrap_or(r.suggested_stepsize()));
     let s = merged.schedules(&[policy])?.remove(0);
     Ok(s)
 }

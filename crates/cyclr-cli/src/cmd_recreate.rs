@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use cyclr::Policy;
-use cyclr_burn::recreate::{PolicySet, Profile, RecreatePlan, default_out, recreate, results_table};
+use cyclr_cifar::recreate::{PolicySet, Profile, RecreatePlan, default_out, recreate, results_table};
 
 use crate::common::{DataArgs, ProgressObserver, interrupt_flag};
 use crate::error::{CliError, CliResult};

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 use cyclr::Policy;
-use cyclr_burn::train::{RunStatus, RunSummary, TrainConfig, dated_dir, load_config, train};
+use cyclr_cifar::run_dir::dated_dir;
+use cyclr_cifar::run_record::{RunStatus, RunSummary};
+use cyclr_cifar::train::{TrainConfig, load_config, train};
 
 use crate::common::{DataArgs, OptimArgs, ProgressObserver, interrupt_flag};
 use crate::error::{CliError, CliResult};
@@ -61,7 +63,7 @@ pub fn run(cmd: TrainCmd) -> CliResult {
     let (backend, engine) = cmd.optim.device.setup()?;
     let (config, out, resume) = match &cmd.resume {
         Some(dir) => {
-            if !cyclr_burn::train::has_checkpoint(dir) {
+            if !cyclr_cifar::train::has_checkpoint(dir) {
                 return Err(CliError::usage(format!(
                     "--resume {}: no checkpoint there (a run writes checkpoint.bin at each epoch end)",
                     dir.display()

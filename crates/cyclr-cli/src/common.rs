@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use cyclr_burn::data::Cifar10;
-use cyclr_burn::download::{DataNotFound, locate_data};
-use cyclr_burn::engine::{Backend, EngineKind};
+use cyclr_cifar::data::Cifar10;
+use cyclr_cifar::download::{DataNotFound, locate_data};
+use cyclr_cifar::engine::{Backend, EngineKind};
 use cyclr_burn::optim::OptimizerConfig;
-use cyclr_burn::train::{BatchProgress, MetricsRow, Observer};
+use cyclr_cifar::observer::{BatchProgress, Observer};
+use cyclr_cifar::run_record::MetricsRow;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::{CliError, CliResult};
@@ -73,20 +74,23 @@ impl DataArgs {
 pub enum OptimizerArg {
     Adam,
     Sgd,
+    Adamw,
 }
 
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Optimizer and device")]
 pub struct OptimArgs {
-    /// Adam (the seed's choice) or SGD with momentum (the paper's).
+    /// Adam (the seed's choice), SGD with momentum (the paper's) or AdamW (decoupled
+    /// weight decay).
     #[arg(long, value_enum, default_value = "adam")]
     pub optimizer: OptimizerArg,
     /// SGD momentum or Adam beta1, when the schedule does not cycle it (default 0.9).
     #[arg(long, allow_negative_numbers = true)]
     pub momentum: Option<f64>,
-    /// L2 weight decay added to the gradient.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-    pub weight_decay: f64,
+    /// Weight decay: L2, added to the gradient, for Adam and SGD; decoupled for AdamW
+    /// (default 0, and 0.01 for AdamW).
+    #[arg(long, allow_negative_numbers = true)]
+    pub weight_decay: Option<f64>,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -139,16 +143,13 @@ impl OptimArgs {
         let mut c = match self.optimizer {
             OptimizerArg::Adam => OptimizerConfig::adam(),
             OptimizerArg::Sgd => OptimizerConfig::sgd(),
+            OptimizerArg::Adamw => OptimizerConfig::adamw(),
         };
-        match &mut c {
-            OptimizerConfig::Adam { beta1, weight_decay, .. } => {
-                *beta1 = self.momentum.unwrap_or(*beta1);
-                *weight_decay = self.weight_decay;
-            }
-            OptimizerConfig::Sgd { momentum, weight_decay, .. } => {
-                *momentum = self.momentum.unwrap_or(*momentum);
-                *weight_decay = self.weight_decay;
-            }
+        if let Some(m) = self.momentum {
+            c = c.with_momentum(m);
+        }
+        if let Some(wd) = self.weight_decay {
+            c = c.with_weight_decay(wd);
         }
         c.validate()
             .map_err(|e| CliError::usage(format!("--optimizer {}: {e}", c.name())))?;

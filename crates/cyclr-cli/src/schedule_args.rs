@@ -289,7 +289,7 @@ pub fn write_schedule_file(path: &Path, schedule: &Schedule) -> anyhow::Result<(
     } else {
         toml::to_string(schedule)?
     };
-    cyclr_burn::io::write_atomic(path, text.as_bytes())
+    cyclr_cifar::io::write_atomic(path, text.as_bytes())
 }
 
 fn is_json(path: &Path) -> bool {

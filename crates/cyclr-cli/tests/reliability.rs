@@ -50,7 +50,7 @@ fn assert_not_torn(dir: &Path) {
         serde_json::from_str::<serde_json::Value>(&text).expect("run.json parses");
     }
     if dir.join("checkpoint.bin").is_file() {
-        cyclr_burn::train::load_summary(dir).expect("the checkpoint loads");
+        cyclr_cifar::train::load_summary(dir).expect("the checkpoint loads");
     }
 }
 
@@ -90,7 +90,7 @@ fn kill_9_of_train_at_random_moments_loses_at_most_an_epoch_and_resumes_exactly(
             child.wait().unwrap();
         }
         assert_not_torn(&cut);
-        if let Some(saved) = cyclr_burn::train::load_summary(&cut).unwrap() {
+        if let Some(saved) = cyclr_cifar::train::load_summary(&cut).unwrap() {
             let rows = metric_numbers(&cut);
             let last_row = rows.last().map_or(0, |r| r[0].parse::<u64>().unwrap());
             assert!(saved.steps + steps_per_epoch >= last_row, "lost more than an epoch: checkpoint {} vs row {last_row}", saved.steps);
@@ -154,7 +154,7 @@ fn ctrl_c_saves_a_checkpoint_at_the_current_batch_and_resume_matches() {
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(err.contains("--resume"), "{err}");
-    let saved = cyclr_burn::train::load_summary(&cut).unwrap().expect("a checkpoint");
+    let saved = cyclr_cifar::train::load_summary(&cut).unwrap().expect("a checkpoint");
     assert!(saved.steps >= 6 && saved.steps < 30, "saved at {}", saved.steps);
     assert_not_torn(&cut);
 
@@ -242,7 +242,7 @@ fn a_full_disk_gives_a_clear_error_and_keeps_the_previous_checkpoint() {
     assert!(err.contains("checkpoint.bin") && err.contains("previous version is kept"), "{err}");
     assert!(!err.contains("panicked"));
     assert_not_torn(&out);
-    assert_eq!(cyclr_burn::train::load_summary(&out).unwrap().unwrap().steps, 10);
+    assert_eq!(cyclr_cifar::train::load_summary(&out).unwrap().unwrap().steps, 10);
     // With space again, the run finishes as if nothing happened.
     let o = run(t.path(), &["train", "--data", s(&data), "--train-limit", "1000", "--test-limit", "200", "--epochs", "2", "--resume", s(&out), "--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -38,7 +38,7 @@ pub fn assert_usage_error(o: &Output, needle: &str) {
 
 /// The shared CIFAR-10 archive.
 pub fn archive() -> PathBuf {
-    cyclr_burn::data::shared_archive()
+    cyclr_cifar::data::shared_archive()
 }
 
 /// The shared CIFAR-10, unpacked once per test binary into the target's temp folder:
@@ -47,8 +47,8 @@ pub fn data_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cifar-{}", std::process::id()));
-        let data = cyclr_burn::data::Cifar10::load(&archive()).expect("the shared CIFAR-10 archive");
-        cyclr_burn::data::write_binary_folder(&data, &root).expect("unpacking CIFAR-10");
+        let data = cyclr_cifar::data::Cifar10::load(&archive()).expect("the shared CIFAR-10 archive");
+        cyclr_cifar::data::write_binary_folder(&data, &root).expect("unpacking CIFAR-10");
         root
     })
     .clone()

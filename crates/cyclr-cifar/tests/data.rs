@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use cyclr_burn::data::{
+use cyclr_cifar::data::{
     Cifar10, DataError, IMAGE_BYTES, RECORD_BYTES, RECORDS_PER_FILE, TEST_FILE, TRAIN_FILES,
     epoch_order, make_batch, shared_archive,
 };
@@ -35,7 +35,7 @@ fn a_folder_reads_the_same_as_the_archive() {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("cifar-10-batches-bin");
     std::fs::create_dir(&bin).unwrap();
-    let write = |name: &str, split: &cyclr_burn::data::Split, from: usize| {
+    let write = |name: &str, split: &cyclr_cifar::data::Split, from: usize| {
         let mut bytes = Vec::with_capacity(RECORDS_PER_FILE * RECORD_BYTES);
         for i in from..from + RECORDS_PER_FILE {
             bytes.push(split.labels[i]);

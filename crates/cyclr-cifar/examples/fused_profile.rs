@@ -1,7 +1,7 @@
 //! Runs only the fused engine's evaluation (or training with `train`), for profiling:
 //! perf record target/release/examples/fused_profile [train]
-use cyclr_burn::data::{Split, make_batch};
-use cyclr_burn::engine::{Engine, EngineKind};
+use cyclr_cifar::data::{Split, make_batch};
+use cyclr_cifar::engine::{Engine, EngineKind};
 use cyclr_burn::optim::OptimizerConfig;
 
 fn main() {

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
-use cyclr_burn::download::{DownloadError, DownloadSpec, download};
+use cyclr_cifar::download::{DownloadError, DownloadSpec, download};
 use md5::{Digest, Md5};
 
 fn serve(behaviours: Vec<&'static str>, body: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {

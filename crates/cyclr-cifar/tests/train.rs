@@ -4,12 +4,11 @@
 use std::sync::OnceLock;
 
 use cyclr::{CyclicConfig, FixedConfig, Schedule, ScheduleConfig, SequenceConfig};
-use cyclr_burn::data::{Cifar10, shared_archive};
+use cyclr_cifar::data::{Cifar10, shared_archive};
 use cyclr_burn::optim::OptimizerConfig;
-use cyclr_burn::train::{
-    MetricsRow, Observer, RunRecord, RunStatus, Silent, TrainConfig, load_outcome, load_summary, read_metrics,
-    train,
-};
+use cyclr_cifar::observer::{Observer, Silent};
+use cyclr_cifar::run_record::{MetricsRow, RunRecord, RunStatus, load_outcome, read_metrics};
+use cyclr_cifar::train::{TrainConfig, load_summary, train};
 
 fn full() -> &'static Cifar10 {
     static DATA: OnceLock<Cifar10> = OnceLock::new();
@@ -72,7 +71,7 @@ fn small_config(epochs: u64) -> TrainConfig {
 /// Stops after `n` batches, like Ctrl-C would.
 struct StopAfter(u64, u64);
 impl Observer for StopAfter {
-    fn on_batch(&mut self, _: &cyclr_burn::train::BatchProgress) {
+    fn on_batch(&mut self, _: &cyclr_cifar::observer::BatchProgress) {
         self.1 += 1;
     }
     fn should_stop(&self) -> bool {

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Batch, IMAGE_BYTES, Split};
 use crate::engine::{Backend, Engine, EngineKind};
-use crate::optim::OptimizerConfig;
-use crate::train::Hardware;
+use cyclr_burn::optim::OptimizerConfig;
+use crate::environment::Hardware;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchConfig {

@@ -16,9 +16,9 @@ use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
 use crate::data::{Batch, IMAGE_BYTES, Split, make_batch};
-use crate::engine::{BatchResult, Evaluation};
+use crate::measure::{BatchResult, Evaluation};
 use crate::model::ReferenceCnn;
-use crate::optim::{MomentumHandle, OptimizerConfig};
+use cyclr_burn::optim::{MomentumHandle, OptimizerConfig};
 
 // Shapes: 3x32x32 -> conv 32x30x30 -> pool 32x15x15 -> conv 64x13x13 -> pool 64x6x6 ->
 // conv 64x4x4 -> 1024 -> 64 -> 10.
@@ -428,12 +428,12 @@ impl FusedCnn {
         }
         assert_eq!(params.len(), NUM_PARAMS, "the reference CNN's parameter count");
         let state = match optimizer {
-            OptimizerConfig::Adam { .. } => OptimState::Adam {
+            OptimizerConfig::Adam { .. } | OptimizerConfig::AdamW { .. } => OptimState::Adam {
                 step: 0,
                 m: vec![0.0; NUM_PARAMS],
                 v: vec![0.0; NUM_PARAMS],
             },
-            OptimizerConfig::Sgd { .. } => OptimState::Sgd { buffer: None },
+            _ => OptimState::Sgd { buffer: None },
         };
         Self {
             params,
@@ -634,22 +634,38 @@ impl FusedCnn {
         BatchResult { loss, correct, size: batch.len() }
     }
 
-    /// The same update as [`crate::optim::Adam`] and [`crate::optim::Sgd`].
+    /// The same update as [`cyclr_burn::optim::Adam`] (AdamW when decoupled) and
+    /// [`cyclr_burn::optim::Sgd`].
     fn apply(&mut self, grads: &[f32], lr: f64) {
         let momentum = self.momentum.get() as f32;
+        let adam = match self.optimizer {
+            OptimizerConfig::Adam { beta2, epsilon, weight_decay, .. } => Some((beta2, epsilon, weight_decay, false)),
+            OptimizerConfig::AdamW { beta2, epsilon, weight_decay, .. } => Some((beta2, epsilon, weight_decay, true)),
+            _ => None,
+        };
         match (&self.optimizer, &mut self.state) {
-            (OptimizerConfig::Adam { beta2, epsilon, weight_decay, .. }, OptimState::Adam { step, m, v }) => {
+            (_, OptimState::Adam { step, m, v }) => {
+                let (beta2, epsilon, weight_decay, decoupled) = adam.expect("Adam state with an Adam optimizer");
                 *step += 1;
-                let (b1, b2, wd) = (momentum, *beta2 as f32, *weight_decay as f32);
+                let (b1, b2) = (momentum, beta2 as f32);
+                // AdamW decays the weights instead of adding to the gradient.
+                let (wd, keep) = if decoupled {
+                    (0.0, (1.0 - lr * weight_decay) as f32)
+                } else {
+                    (weight_decay as f32, 1.0)
+                };
                 let t = (*step).min(i32::MAX as u64) as i32;
                 let bc1 = 1.0 - (b1 as f64).powi(t);
                 let bc2_sqrt = (1.0 - (b2 as f64).powi(t)).sqrt();
                 let step_size = (lr * bc2_sqrt / bc1) as f32;
-                let eps = *epsilon as f32 * bc2_sqrt as f32;
+                let eps = epsilon as f32 * bc2_sqrt as f32;
                 for (((p, &g), m), v) in self.params.iter_mut().zip(grads).zip(m.iter_mut()).zip(v.iter_mut()) {
                     let g = if wd != 0.0 { g + *p * wd } else { g };
                     *m = *m * b1 + g * (1.0 - b1);
                     *v = *v * b2 + g * g * (1.0 - b2);
+                    if keep != 1.0 {
+                        *p *= keep;
+                    }
                     *p -= *m / (v.sqrt() + eps) * step_size;
                 }
             }
@@ -723,7 +739,7 @@ impl FusedCnn {
             return Err(Reader::bad());
         }
         let state = match (r.byte()?, &self.optimizer) {
-            (0, OptimizerConfig::Adam { .. }) => {
+            (0, OptimizerConfig::Adam { .. } | OptimizerConfig::AdamW { .. }) => {
                 let step = u64::from_le_bytes(r.take(8).ok_or_else(Reader::bad)?.try_into()?);
                 OptimState::Adam { step, m: r.floats(NUM_PARAMS)?, v: r.floats(NUM_PARAMS)? }
             }

@@ -7,79 +7,13 @@ use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use cyclr_burn::optim::{MomentumHandle, OptimizerConfig};
+
+pub use crate::backend::Backend;
 use crate::data::{Batch, Split, make_batch};
 use crate::fused::FusedCnn;
+pub use crate::measure::{BatchResult, Evaluation};
 use crate::model::{NUM_CLASSES, ReferenceCnn};
-use crate::optim::{MomentumHandle, OptimizerConfig};
-
-/// Which burn backend runs the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Backend {
-    /// burn's Flex CPU backend (the default; no GPU, no system library).
-    #[default]
-    Flex,
-    /// NVIDIA GPUs through burn's CUDA backend (cargo feature `cuda`).
-    Cuda,
-    /// Any GPU through burn's wgpu backend (cargo feature `wgpu`).
-    Wgpu,
-}
-
-impl Backend {
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Flex => "flex",
-            Backend::Cuda => "cuda",
-            Backend::Wgpu => "wgpu",
-        }
-    }
-
-    /// The autodiff device, or why this build cannot provide it.
-    pub fn device(self) -> Result<Device, String> {
-        match self {
-            Backend::Flex => Ok(Device::flex().autodiff()),
-            #[cfg(feature = "cuda")]
-            Backend::Cuda => Ok(Device::cuda(0).autodiff()),
-            #[cfg(feature = "wgpu")]
-            Backend::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::default()).autodiff()),
-            #[allow(unreachable_patterns)]
-            other => Err(format!(
-                "this build of cyclr has no {} backend: rebuild with `cargo build --release --features {}`",
-                other.name(),
-                other.name()
-            )),
-        }
-    }
-}
-
-impl std::str::FromStr for Backend {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "flex" | "cpu" => Ok(Backend::Flex),
-            "cuda" => Ok(Backend::Cuda),
-            "wgpu" => Ok(Backend::Wgpu),
-            _ => Err(format!("unknown device '{s}': expected flex, cuda or wgpu")),
-        }
-    }
-}
-
-/// What one training batch gave.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BatchResult {
-    /// Mean cross-entropy of the batch (before the update).
-    pub loss: f64,
-    /// Correct predictions in the batch.
-    pub correct: usize,
-    pub size: usize,
-}
-
-/// Loss and accuracy on a split.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Evaluation {
-    pub loss: f64,
-    pub accuracy: f64,
-}
 
 /// Which implementation runs the reference CNN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -2,9 +2,9 @@
 //! against finite differences: losses, gradients, updates and saved state.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use cyclr_burn::data::Batch;
-use cyclr_burn::fused::{FusedCnn, NUM_PARAMS};
-use cyclr_burn::model::ReferenceCnn;
+use cyclr_cifar::data::Batch;
+use cyclr_cifar::fused::{FusedCnn, NUM_PARAMS};
+use cyclr_cifar::model::ReferenceCnn;
 use cyclr_burn::optim::OptimizerConfig;
 
 fn random_batch(n: usize, seed: u64) -> Batch {
@@ -100,26 +100,45 @@ fn gradients_match_finite_differences() {
     }
 }
 
+/// Every optimizer (Adam, AdamW, SGD with Nesterov and weight decay), under a momentum
+/// that changes every step as a cyclical schedule sets it: the fused engine's updates are
+/// the burn engine's.
 #[test]
-fn an_adam_step_matches_our_burn_optimizer() {
-    let device = Device::flex().autodiff();
-    let batch = random_batch(20, 3);
-    let config = OptimizerConfig::adam();
-    let mut burn = cyclr_burn::engine::Engine::new(&config, 9, device, cyclr_burn::engine::EngineKind::Burn);
-    let mut fused = FusedCnn::from_model(&burn.model(&Device::flex()), &config);
-    for step in 0..3 {
-        let a = fused.train_batch(&batch, 1e-3, None);
-        let b = burn.train_batch(&batch, 1e-3, None);
-        assert!((a.loss - b.loss).abs() < 1e-4, "step {step}: {} vs {}", a.loss, b.loss);
+fn every_optimizer_step_matches_our_burn_optimizer_under_cycled_momentum() {
+    let configs = [
+        OptimizerConfig::adam(),
+        OptimizerConfig::adamw().with_weight_decay(0.1),
+        OptimizerConfig::Sgd { momentum: 0.9, weight_decay: 1e-3, nesterov: true },
+    ];
+    for config in configs {
+        let device = Device::flex().autodiff();
+        let batch = random_batch(20, 3);
+        let mut burn = cyclr_cifar::engine::Engine::new(&config, 9, device, cyclr_cifar::engine::EngineKind::Burn);
+        let mut fused = FusedCnn::from_model(&burn.model(&Device::flex()), &config);
+        let lr = if config.name() == "sgd" { 1e-2 } else { 1e-3 };
+        for (step, momentum) in [Some(0.95), Some(0.85), None, Some(0.9)].into_iter().enumerate() {
+            if let Some(m) = momentum {
+                fused.momentum.set(m);
+            }
+            let a = fused.train_batch(&batch, lr, None);
+            let b = burn.train_batch(&batch, lr, momentum);
+            assert!((a.loss - b.loss).abs() < 1e-4, "{}: step {step}: {} vs {}", config.name(), a.loss, b.loss);
+        }
+        let burn_params = FusedCnn::from_model(&burn.model(&Device::flex()), &config);
+        let worst = fused.params().iter().zip(burn_params.params()).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "{}: weights differ by {worst} after 4 steps", config.name());
     }
-    let burn_params = FusedCnn::from_model(&burn.model(&Device::flex()), &config);
-    let worst = fused.params().iter().zip(burn_params.params()).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-    assert!(worst < 1e-4, "weights differ by {worst} after 3 Adam steps");
+}
+
+#[test]
+fn reference_cnn_has_122570_parameters() {
+    use burn::module::Module;
+    assert_eq!(ReferenceCnn::new(&Device::flex()).num_params(), 122_570);
 }
 
 #[test]
 fn saved_state_resumes_identically() {
-    for config in [OptimizerConfig::adam(), OptimizerConfig::sgd()] {
+    for config in [OptimizerConfig::adam(), OptimizerConfig::sgd(), OptimizerConfig::adamw()] {
         let device = Device::flex();
         device.seed(1);
         let mut a = FusedCnn::from_model(&ReferenceCnn::new(&device), &config);
@@ -145,10 +164,10 @@ fn evaluation_matches_burns() {
     // Evaluation takes a different path (no columns kept): it must agree with burn too.
     let device = Device::flex().autodiff();
     let config = OptimizerConfig::adam();
-    let mut burn = cyclr_burn::engine::Engine::new(&config, 4, device, cyclr_burn::engine::EngineKind::Burn);
+    let mut burn = cyclr_cifar::engine::Engine::new(&config, 4, device, cyclr_cifar::engine::EngineKind::Burn);
     let mut fused = FusedCnn::from_model(&burn.model(&Device::flex()), &config);
     let n = 230;
-    let split = cyclr_burn::data::Split {
+    let split = cyclr_cifar::data::Split {
         images: (0..n * 3072).map(|i| ((i * 2654435761usize) >> 7) as u8).collect(),
         labels: (0..n).map(|i| (i * 7 % 10) as u8).collect(),
     };
@@ -156,8 +175,8 @@ fn evaluation_matches_burns() {
     assert!(((a.loss - b.loss) / b.loss).abs() < 1e-5, "{} vs {}", a.loss, b.loss);
     assert_eq!(a.accuracy, b.accuracy);
     // And the training path's loss on the same images.
-    let batch = cyclr_burn::data::make_batch(&split, &(0..100).collect::<Vec<u32>>());
-    let first = cyclr_burn::data::Split { images: split.images[..100 * 3072].to_vec(), labels: split.labels[..100].to_vec() };
+    let batch = cyclr_cifar::data::make_batch(&split, &(0..100).collect::<Vec<u32>>());
+    let first = cyclr_cifar::data::Split { images: split.images[..100 * 3072].to_vec(), labels: split.labels[..100].to_vec() };
     let (train_loss, _) = fused.gradients(&batch);
     assert!((fused.evaluate(&first, 100).loss - train_loss).abs() < 1e-5);
 }

@@ -1,0 +1,233 @@
+//! The LR range test on CIFAR-10 with the reference CNN: `cyclr-burn`'s one driver over
+//! the [`Engine`] (fused kernels or burn's ops), and the files `cyclr range-test` writes.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use cyclr::range_test::{HeldOut, RangePoint, RangeTestConfig, Ramp};
+use cyclr_burn::optim::OptimizerConfig;
+use cyclr_burn::range_test::{
+    RangeTest, RangeTestError, RangeTestOutcome, RangeTestProgress, RangeTestTarget, StepLoss,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Batch, Cifar10, Prefetcher, Split, epoch_order};
+use crate::engine::{Backend, Engine, EngineKind};
+use crate::environment::{Hardware, Versions};
+use crate::io::write_atomic;
+use crate::observer::{BatchProgress, Observer};
+use crate::run_record::DataInfo;
+
+/// A range test on CIFAR-10.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RangeTestSettings {
+    /// The ramp.
+    pub ramp: RangeTestConfig,
+    /// The optimizer the ramp trains with.
+    pub optimizer: OptimizerConfig,
+    /// Images per batch (one batch per update).
+    pub batch_size: usize,
+    /// Seed of the weights and of the batch order.
+    pub seed: u64,
+    /// Measure held-out accuracy every this many iterations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_every: Option<u64>,
+    /// The burn backend.
+    #[serde(default)]
+    pub backend: Backend,
+    /// Fused kernels or burn's ops.
+    #[serde(default)]
+    pub engine: EngineKind,
+}
+
+impl RangeTestSettings {
+    /// Everything that can be wrong before the ramp starts, said as what to change.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.batch_size == 0 {
+            return Err("--batch-size is 0: give at least 1 (the paper uses 100)".into());
+        }
+        if self.eval_every == Some(0) {
+            return Err("--eval-every is 0: give a number of iterations, or leave it out".into());
+        }
+        self.ramp.validate()?;
+        self.engine.check(self.backend)?;
+        self.optimizer.validate()
+    }
+
+    fn driver(&self, iterations_per_epoch: u64) -> RangeTest {
+        let mut test = RangeTest::new(self.ramp.clone()).with_iterations_per_epoch(iterations_per_epoch.max(1));
+        if let Some(k) = self.eval_every {
+            test = test.with_eval_every(k);
+        }
+        test
+    }
+}
+
+/// `range_test.json`: the settings, the data and machine, and the outcome.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RangeTestResult {
+    /// What ran.
+    pub settings: RangeTestSettings,
+    /// On which images.
+    pub data: DataInfo,
+    /// cyclr's and burn's versions.
+    pub versions: Versions,
+    /// The machine.
+    pub hardware: Hardware,
+    /// The points, analysis and stepsize advice.
+    #[serde(flatten)]
+    pub outcome: RangeTestOutcome,
+}
+
+impl RangeTestResult {
+    /// Reads a `range_test.json` written by `cyclr range-test`.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| {
+            format!("{} is not a range_test.json written by `cyclr range-test`", path.display())
+        })
+    }
+
+    /// The paper's middle stepsize (5 epochs of iterations) for the data it ran on.
+    pub fn suggested_stepsize(&self) -> u64 {
+        self.outcome.stepsize.as_ref().map_or_else(
+            || 5 * self.data.train_images.div_ceil(self.settings.batch_size.max(1)).max(1) as u64,
+            |s| s.suggested,
+        )
+    }
+
+    /// The chart's title: the ramp and the optimizer.
+    pub fn title(&self) -> String {
+        format!(
+            "LR range test ({} ramp, {})",
+            match self.settings.ramp.ramp {
+                Ramp::Linear => "linear",
+                Ramp::Exponential => "exponential",
+            },
+            self.settings.optimizer.name()
+        )
+    }
+}
+
+/// The reference CNN's engine as a range-test target, with the test split for held-out
+/// measurements.
+struct EngineTarget<'a> {
+    engine: &'a mut Engine,
+    test: &'a Split,
+}
+
+impl RangeTestTarget for EngineTarget<'_> {
+    type Batch = Batch;
+    type Snapshot = (Vec<u8>, Vec<u8>);
+
+    fn snapshot(&self) -> Result<Self::Snapshot, RangeTestError> {
+        self.engine.save().map_err(|e| RangeTestError::State(format!("saving the model: {e:#}")))
+    }
+
+    fn restore(&mut self, (model, optim): Self::Snapshot) -> Result<(), RangeTestError> {
+        self.engine
+            .load(model, optim)
+            .map_err(|e| RangeTestError::State(format!("restoring the model after the range test: {e:#}")))
+    }
+
+    fn train_step(&mut self, batches: Vec<Batch>, lr: f64) -> Result<StepLoss, String> {
+        let [batch] = <[Batch; 1]>::try_from(batches)
+            .map_err(|_| "the CIFAR engine trains one batch per update (no accumulation)".to_string())?;
+        let r = self.engine.train_batch(&batch, lr, None);
+        Ok(StepLoss { loss: r.loss, accuracy: Some(r.correct as f64 / r.size.max(1) as f64) })
+    }
+
+    fn held_out(&mut self) -> Option<HeldOut> {
+        let e = self.engine.evaluate(self.test, 500);
+        Some(HeldOut { accuracy: Some(e.accuracy), loss: Some(e.loss) })
+    }
+}
+
+/// The app's [`Observer`] hearing a range test.
+struct Progress<'a> {
+    observer: &'a mut dyn Observer,
+    per_epoch: u64,
+    batch_size: usize,
+    start: Instant,
+}
+
+impl RangeTestProgress for Progress<'_> {
+    fn on_point(&mut self, p: &RangePoint, total: u64) {
+        let done = p.iteration + 1;
+        self.observer.on_batch(&BatchProgress {
+            step: done,
+            total_steps: total,
+            epoch: p.iteration / self.per_epoch.max(1) + 1,
+            lr: p.lr,
+            loss: p.smoothed_loss,
+            accuracy: p.smoothed_accuracy.unwrap_or(f64::NAN),
+            images_per_s: done as f64 * self.batch_size as f64 / self.start.elapsed().as_secs_f64().max(1e-9),
+        });
+    }
+
+    fn message(&mut self, text: &str) {
+        self.observer.message(text);
+    }
+
+    fn should_stop(&self) -> bool {
+        self.observer.should_stop()
+    }
+}
+
+/// Runs the ramp on `engine` as it is, then puts its model and optimizer back as they were
+/// (library use: test a model mid-project without disturbing it).
+pub fn run_on_engine(
+    engine: &mut Engine,
+    settings: &RangeTestSettings,
+    data: &Cifar10,
+    observer: &mut dyn Observer,
+) -> anyhow::Result<RangeTestOutcome> {
+    settings.validate().map_err(anyhow::Error::msg)?;
+    let per_epoch = data.train.steps_per_epoch(settings.batch_size);
+    let train = data.train.clone();
+    let (len, seed, batch_size) = (train.len(), settings.seed, settings.batch_size);
+    // Epoch after epoch, each in its own shuffled order, for a ramp longer than one.
+    let batches = (0..).flat_map(move |epoch| Prefetcher::new(train.clone(), epoch_order(len, seed, epoch), batch_size, 0));
+    observer.on_start(0, settings.ramp.iterations);
+    let mut progress = Progress { observer, per_epoch, batch_size, start: Instant::now() };
+    let mut target = EngineTarget { engine, test: &data.test };
+    Ok(settings.driver(per_epoch).run(&mut target, batches, &mut progress)?)
+}
+
+/// The whole range test on a fresh model: ramp, analysis, stepsize advice.
+pub fn run_range_test(
+    settings: &RangeTestSettings,
+    data: &Cifar10,
+    observer: &mut dyn Observer,
+) -> anyhow::Result<RangeTestResult> {
+    settings.validate().map_err(anyhow::Error::msg)?;
+    let device = settings.backend.device().map_err(anyhow::Error::msg)?;
+    let mut engine = Engine::new(&settings.optimizer, settings.seed, device, settings.engine);
+    let outcome = run_on_engine(&mut engine, settings, data, observer)?;
+    Ok(RangeTestResult {
+        settings: settings.clone(),
+        data: DataInfo {
+            source: data.source.display().to_string(),
+            train_images: data.train.len(),
+            test_images: data.test.len(),
+        },
+        versions: Versions::current(),
+        hardware: Hardware::current(settings.backend, settings.engine),
+        outcome,
+    })
+}
+
+/// Writes `range_test.csv`, `range_test.json`, `range_test.png` and `range_test.svg`.
+pub fn write_outputs(result: &RangeTestResult, out: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    write_atomic(&out.join("range_test.csv"), &result.outcome.to_csv()?)?;
+    write_atomic(&out.join("range_test.json"), serde_json::to_string_pretty(result)?.as_bytes())?;
+    if result.outcome.points.is_empty() {
+        return Ok(());
+    }
+    let c = result.outcome.chart(&result.title());
+    c.save(&out.join("range_test.png"))?;
+    c.save(&out.join("range_test.svg"))?;
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! `checkpoint.bin`: the model, the optimizer, the position in the run and the metrics so
+//! far, in one file replaced atomically.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::TrainConfig;
+use crate::io::write_atomic;
+use crate::run_record::{DataInfo, MetricsRow, RunStatus, RunSummary};
+
+/// The checkpoint's file name in a run folder.
+pub const CHECKPOINT_FILE: &str = "checkpoint.bin";
+
+const CHECKPOINT_MAGIC: &[u8; 8] = b"CYCLRCK1";
+
+/// Where a run stands: what a checkpoint restores besides the weights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Position {
+    pub(super) config: TrainConfig,
+    pub(super) data: DataInfo,
+    /// Iterations done.
+    pub(super) step: u64,
+    /// Sums over the batches since the last evaluation.
+    pub(super) window: Window,
+    pub(super) elapsed_s: f64,
+    pub(super) metrics: Vec<MetricsRow>,
+    pub(super) status: RunStatus,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub(super) struct Window {
+    pub(super) loss_sum: f64,
+    pub(super) correct: u64,
+    pub(super) images: u64,
+    pub(super) batches: u64,
+    pub(super) compute_s: f64,
+}
+
+pub(super) struct Checkpoint {
+    pub(super) position: Position,
+    pub(super) model: Vec<u8>,
+    pub(super) optim: Vec<u8>,
+}
+
+pub(super) fn write_checkpoint(path: &Path, c: &Checkpoint) -> anyhow::Result<()> {
+    let header = serde_json::to_vec(&c.position)?;
+    let mut bytes = Vec::with_capacity(32 + header.len() + c.model.len() + c.optim.len());
+    bytes.extend_from_slice(CHECKPOINT_MAGIC);
+    for part in [&header, &c.model, &c.optim] {
+        bytes.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(part);
+    }
+    write_atomic(path, &bytes)
+}
+
+pub(super) fn read_checkpoint(path: &Path) -> anyhow::Result<Checkpoint> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .with_context(|| format!("reading checkpoint {}", path.display()))?;
+    let damaged = |what: &str| {
+        anyhow::anyhow!(
+            "checkpoint {} is damaged ({what}); delete the run folder to start over",
+            path.display()
+        )
+    };
+    if bytes.len() < 8 || &bytes[..8] != CHECKPOINT_MAGIC {
+        return Err(damaged("not a cyclr checkpoint"));
+    }
+    let mut rest = &bytes[8..];
+    let mut parts = Vec::new();
+    for _ in 0..3 {
+        if rest.len() < 8 {
+            return Err(damaged("truncated"));
+        }
+        let len = u64::from_le_bytes(rest[..8].try_into().unwrap()) as usize;
+        rest = &rest[8..];
+        if rest.len() < len {
+            return Err(damaged("truncated"));
+        }
+        parts.push(rest[..len].to_vec());
+        rest = &rest[len..];
+    }
+    let position: Position =
+        serde_json::from_slice(&parts[0]).map_err(|e| damaged(&format!("bad header: {e}")))?;
+    let optim = parts.pop().unwrap();
+    let model = parts.pop().unwrap();
+    Ok(Checkpoint { position, model, optim })
+}
+
+/// Whether `dir` holds a run that can be resumed.
+pub fn has_checkpoint(dir: &Path) -> bool {
+    dir.join(CHECKPOINT_FILE).is_file()
+}
+
+/// The summary stored in a run folder's checkpoint, if any.
+pub fn load_summary(dir: &Path) -> anyhow::Result<Option<RunSummary>> {
+    if !has_checkpoint(dir) {
+        return Ok(None);
+    }
+    let c = read_checkpoint(&dir.join(CHECKPOINT_FILE))?;
+    Ok(Some(summary_of(&c.position, None)))
+}
+
+/// The config stored in a run folder's checkpoint.
+pub fn load_config(dir: &Path) -> anyhow::Result<TrainConfig> {
+    Ok(read_checkpoint(&dir.join(CHECKPOINT_FILE))?.position.config)
+}
+
+pub(super) fn summary_of(p: &Position, note: Option<String>) -> RunSummary {
+    RunSummary {
+        status: p.status,
+        steps: p.step,
+        final_test_accuracy: p.metrics.last().map(|m| m.test_accuracy),
+        best_test_accuracy: p.metrics.iter().map(|m| m.test_accuracy).reduce(f64::max),
+        final_test_loss: p.metrics.last().map(|m| m.test_loss),
+        wall_s: p.elapsed_s,
+        note,
+        metrics: p.metrics.clone(),
+    }
+}

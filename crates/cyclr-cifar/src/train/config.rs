@@ -1,0 +1,71 @@
+//! The configuration of a training run: everything that determines its numbers.
+
+use cyclr::Schedule;
+use cyclr_burn::optim::OptimizerConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Backend, EngineKind};
+
+/// Everything that determines a run's numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub schedule: Schedule,
+    pub optimizer: OptimizerConfig,
+    pub epochs: u64,
+    /// Stop after this many iterations even if epochs remain (iteration budgets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u64>,
+    pub batch_size: usize,
+    pub seed: u64,
+    /// Evaluate every this many iterations, besides every epoch end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_every: Option<u64>,
+    #[serde(default)]
+    pub backend: Backend,
+    /// Fused CPU kernels or burn's ops.
+    #[serde(default)]
+    pub engine: EngineKind,
+}
+
+impl TrainConfig {
+    pub fn new(schedule: Schedule, optimizer: OptimizerConfig) -> Self {
+        Self {
+            schedule,
+            optimizer,
+            epochs: 1,
+            max_steps: None,
+            batch_size: 100,
+            seed: 0,
+            eval_every: None,
+            backend: Backend::Flex,
+            engine: EngineKind::Fused,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.epochs == 0 {
+            return Err("--epochs is 0: give at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return Err("--batch-size is 0: give at least 1 (the paper uses 100)".into());
+        }
+        if self.max_steps == Some(0) {
+            return Err("--max-steps is 0: give at least 1".into());
+        }
+        if self.eval_every == Some(0) {
+            return Err("--eval-every is 0: give a number of iterations, or leave it out".into());
+        }
+        self.engine.check(self.backend)?;
+        self.optimizer.validate()
+    }
+
+    pub fn steps_per_epoch(&self, train_len: usize) -> u64 {
+        train_len.div_ceil(self.batch_size) as u64
+    }
+
+    /// The iteration at which the run ends.
+    pub fn total_steps(&self, train_len: usize) -> u64 {
+        let by_epochs = self.epochs * self.steps_per_epoch(train_len);
+        self.max_steps.map_or(by_epochs, |m| m.min(by_epochs))
+    }
+}
