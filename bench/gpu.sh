@@ -13,7 +13,7 @@ OUT=${1:-runs/gpu-$(date -u +%Y%m%d-%H%M%S)}
 DATA=${DATA:?set DATA to the CIFAR-10 binary archive or folder}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
-cargo build --release --features cyclr-burn/cuda
+cargo build --release --features cyclr-cifar/cuda
 BIN=target/release/cyclr
 $BIN bench --device cuda --engine burn --iters 50 --repeats 5 --json | tee "$OUT/bench-cuda.json"
 $BIN bench --iters 30 --repeats 3 --json | tee "$OUT/bench-cpu.json"

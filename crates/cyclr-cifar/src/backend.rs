@@ -17,6 +17,7 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The backend's name as the CLI spells it (`flex`, `cuda` or `wgpu`).
     pub fn name(self) -> &'static str {
         match self {
             Backend::Flex => "flex",

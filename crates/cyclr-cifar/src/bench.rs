@@ -12,19 +12,25 @@ use crate::engine::{Backend, Engine, EngineKind};
 use cyclr_burn::optim::OptimizerConfig;
 use crate::environment::Hardware;
 
+/// Settings of a throughput benchmark.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchConfig {
+    /// Images per batch.
     pub batch_size: usize,
     /// Untimed iterations first (allocator and caches settle).
     pub warmup: usize,
     /// Timed iterations per repeat.
     pub iterations: usize,
+    /// Timed repeats; the result is their median.
     pub repeats: usize,
+    /// The burn backend (device) to run on.
     pub backend: Backend,
+    /// The fused CPU kernels or burn's ops.
     pub engine: EngineKind,
 }
 
 impl BenchConfig {
+    /// Checks batch size, iterations and repeats are at least 1, and the engine fits the backend.
     pub fn validate(&self) -> Result<(), String> {
         if self.batch_size == 0 || self.iterations == 0 || self.repeats == 0 {
             return Err("--batch-size, --iters and --repeats must be at least 1".into());
@@ -39,15 +45,20 @@ impl Default for BenchConfig {
     }
 }
 
+/// What a benchmark measured, with its settings and hardware.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchResult {
+    /// The settings benchmarked.
     pub config: BenchConfig,
+    /// The machine, backend and engine it ran on.
     pub hardware: Hardware,
     /// Median training throughput (forward, backward, Adam step), images per second.
     pub train_images_per_s: f64,
+    /// Training throughput of each repeat, images per second.
     pub train_samples: Vec<f64>,
     /// Median evaluation throughput (forward only), images per second.
     pub eval_images_per_s: f64,
+    /// Evaluation throughput of each repeat, images per second.
     pub eval_samples: Vec<f64>,
     /// Peak resident memory of the process (VmHWM), MiB.
     pub peak_rss_mib: Option<f64>,
@@ -90,6 +101,8 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// Measures training and evaluation throughput on random data, and the schedule's cost;
+/// `progress` hears a line before each warm-up and repeat.
 pub fn run_bench(config: &BenchConfig, progress: &mut dyn FnMut(&str)) -> anyhow::Result<BenchResult> {
     config.validate().map_err(anyhow::Error::msg)?;
     let device = config.backend.device().map_err(anyhow::Error::msg)?;

@@ -18,6 +18,7 @@ pub const IMAGE_BYTES: usize = 3 * 32 * 32;
 pub const RECORD_BYTES: usize = 1 + IMAGE_BYTES;
 /// Records in each official batch file.
 pub const RECORDS_PER_FILE: usize = 10_000;
+/// The five training batch files, 10,000 records each.
 pub const TRAIN_FILES: [&str; 5] = [
     "data_batch_1.bin",
     "data_batch_2.bin",
@@ -25,7 +26,9 @@ pub const TRAIN_FILES: [&str; 5] = [
     "data_batch_4.bin",
     "data_batch_5.bin",
 ];
+/// The test batch file, 10,000 records.
 pub const TEST_FILE: &str = "test_batch.bin";
+/// Class names, indexed by label (0-9).
 pub const CLASS_NAMES: [&str; 10] = [
     "airplane",
     "automobile",
@@ -42,80 +45,151 @@ pub const CLASS_NAMES: [&str; 10] = [
 /// Per-channel mean and standard deviation of the CIFAR-10 training images (0-1 scale),
 /// used to normalise inputs.
 pub const MEAN: [f32; 3] = [0.4914, 0.4822, 0.4465];
+/// Per-channel standard deviation of the CIFAR-10 training images (0-1 scale); see [`MEAN`].
 pub const STD: [f32; 3] = [0.2470, 0.2435, 0.2616];
 
+/// Why CIFAR-10 could not be read, or a subset of it taken.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
+    /// A file or folder could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Io {
+        /// The path that failed.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// A file is empty.
     #[error("{} is empty: expected CIFAR-10 records of 3073 bytes", path.display())]
-    Empty { path: PathBuf },
+    Empty {
+        /// The empty file.
+        path: PathBuf,
+    },
+    /// A file's size is not a whole number of 3073-byte records.
     #[error(
         "{} is {len} bytes, not a whole number of 3073-byte CIFAR-10 records: the file is \
          truncated or not in the CIFAR-10 binary layout",
         path.display()
     )]
-    RecordSize { path: PathBuf, len: u64 },
+    RecordSize {
+        /// The file.
+        path: PathBuf,
+        /// Its size in bytes.
+        len: u64,
+    },
+    /// A batch file does not hold 10,000 records.
     #[error(
         "{} holds {count} records; the CIFAR-10 binary layout has 10,000 per file (the file \
          is truncated, padded or from another dataset)",
         path.display()
     )]
-    RecordCount { path: PathBuf, count: usize },
+    RecordCount {
+        /// The file.
+        path: PathBuf,
+        /// Records it holds.
+        count: usize,
+    },
+    /// A batch file is larger than 10,000 records.
     #[error(
         "{} holds more than the 10,000 records of a CIFAR-10 batch file (the file is padded \
          or from another dataset)",
         path.display()
     )]
-    TooLarge { path: PathBuf },
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A record has a label outside 0-9.
     #[error(
         "record {index} of {} has label {label}; CIFAR-10 labels are 0-9 (the file is \
          corrupt or not CIFAR-10)",
         path.display()
     )]
-    Label { path: PathBuf, index: usize, label: u8 },
+    Label {
+        /// The file.
+        path: PathBuf,
+        /// The record's position in the file, from 0.
+        index: usize,
+        /// The label found.
+        label: u8,
+    },
+    /// A batch file is missing from the folder or archive.
     #[error(
         "{} lacks {member}: expected cifar-10-batches-bin/ with data_batch_1..5.bin and \
          test_batch.bin (the official binary version, not the Python or MATLAB one)",
         path.display()
     )]
-    Missing { path: PathBuf, member: String },
+    Missing {
+        /// The folder or archive searched.
+        path: PathBuf,
+        /// The batch file that is missing.
+        member: String,
+    },
+    /// The archive could not be decompressed or read.
     #[error("{} is not a readable .tar.gz archive: {message}", path.display())]
-    Archive { path: PathBuf, message: String },
+    Archive {
+        /// The archive.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The archive holds a path that leaves its folder (`..` or absolute).
     #[error(
         "{} contains the unsafe path '{member}': refusing to read an archive that tries to \
          escape its folder",
         path.display()
     )]
-    UnsafePath { path: PathBuf, member: String },
+    UnsafePath {
+        /// The archive.
+        path: PathBuf,
+        /// The unsafe path inside it.
+        member: String,
+    },
+    /// The path is neither a folder nor a gzip archive.
     #[error(
         "{} is neither a folder nor a .tar.gz archive: pass the CIFAR-10 binary archive \
          (cifar-10-binary.tar.gz) or the folder it unpacks to",
         path.display()
     )]
-    NotCifar { path: PathBuf },
+    NotCifar {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A subset limit asks for more images than the split has.
     #[error("--{which} {limit} asks for more images than the {available} available")]
-    LimitTooLarge { which: &'static str, limit: usize, available: usize },
+    LimitTooLarge {
+        /// The flag: `train-limit` or `test-limit`.
+        which: &'static str,
+        /// Images asked for.
+        limit: usize,
+        /// Images in the split.
+        available: usize,
+    },
+    /// A subset limit is 0.
     #[error("--{which} is 0: give at least 10 images (one per class)")]
-    LimitZero { which: &'static str },
+    LimitZero {
+        /// The flag: `train-limit` or `test-limit`.
+        which: &'static str,
+    },
 }
 
 /// Images and labels of one split, images as raw CHW bytes.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Split {
+    /// Images as CHW bytes, [`IMAGE_BYTES`] each, in record order.
     pub images: Vec<u8>,
+    /// Class labels (0-9), one per image.
     pub labels: Vec<u8>,
 }
 
 impl Split {
+    /// Number of images.
     pub fn len(&self) -> usize {
         self.labels.len()
     }
 
+    /// Whether the split has no images.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
@@ -125,6 +199,7 @@ impl Split {
         self.len().div_ceil(batch_size) as u64
     }
 
+    /// The CHW bytes of image `i`.
     pub fn image(&self, i: usize) -> &[u8] {
         &self.images[i * IMAGE_BYTES..(i + 1) * IMAGE_BYTES]
     }
@@ -211,6 +286,7 @@ impl Split {
 pub struct Cifar10 {
     /// Shared, so every run's prefetch thread reads it without a 150 MB copy.
     pub train: Arc<Split>,
+    /// The test split.
     pub test: Split,
     /// Where the data came from, for reports.
     pub source: PathBuf,
@@ -361,15 +437,19 @@ pub fn epoch_order(len: usize, seed: u64, epoch: u64) -> Vec<u32> {
 /// A batch ready for the model: normalised CHW floats and labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
+    /// Normalised images as CHW floats, `[batch, 3, 32, 32]` flattened.
     pub images: Vec<f32>,
+    /// Class labels (0-9), one per image.
     pub labels: Vec<i64>,
 }
 
 impl Batch {
+    /// Number of images.
     pub fn len(&self) -> usize {
         self.labels.len()
     }
 
+    /// Whether the batch has no images.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
@@ -401,6 +481,8 @@ pub struct Prefetcher {
 }
 
 impl Prefetcher {
+    /// Starts building the batches of `order`, `batch_size` images each, skipping the first
+    /// `skip` batches.
     pub fn new(split: Arc<Split>, order: Vec<u32>, batch_size: usize, skip: usize) -> Self {
         let (tx, rx) = std::sync::mpsc::sync_channel(4);
         let handle = std::thread::Builder::new()

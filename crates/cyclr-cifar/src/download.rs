@@ -17,26 +17,55 @@ pub const OFFICIAL_SIZE: u64 = 170_052_171;
 /// The file name in the cache.
 pub const ARCHIVE_NAME: &str = "cifar-10-binary.tar.gz";
 
+/// Why the CIFAR-10 archive could not be downloaded.
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
+    /// The request failed before the transfer began.
     #[error("downloading {url} failed: {message}. Check the connection and run the command again")]
-    Http { url: String, message: String },
+    Http {
+        /// The address fetched.
+        url: String,
+        /// The HTTP client's error.
+        message: String,
+    },
+    /// The downloaded bytes do not have the expected MD5.
     #[error(
         "the download from {url} is corrupt: MD5 {actual}, expected {expected}. It was deleted; \
          run the command again"
     )]
-    Checksum { url: String, expected: String, actual: String },
+    Checksum {
+        /// The address fetched.
+        url: String,
+        /// The MD5 expected, in hex.
+        expected: String,
+        /// The MD5 of what arrived, in hex.
+        actual: String,
+    },
+    /// The transfer ended before all the bytes arrived.
     #[error(
         "the download from {url} stopped after {got} of {expected} bytes ({reason}). It was \
          deleted; run the command again"
     )]
-    Incomplete { url: String, got: u64, expected: String, reason: String },
+    Incomplete {
+        /// The address fetched.
+        url: String,
+        /// Bytes received.
+        got: u64,
+        /// Bytes expected, as text (`an unknown number of` when not known).
+        expected: String,
+        /// Why the transfer stopped.
+        reason: String,
+    },
+    /// The download could not be written to disk.
     #[error("cannot write {}: {source}", path.display())]
     Io {
+        /// The path that failed.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// No per-user cache folder could be found.
     #[error(
         "no cache folder could be found for this user: set CYCLR_CACHE_DIR to a writable \
          folder, or pass --data"
@@ -47,14 +76,18 @@ pub enum DownloadError {
 /// What to fetch and how to check it.
 #[derive(Debug, Clone)]
 pub struct DownloadSpec {
+    /// Address of the archive.
     pub url: String,
+    /// Expected MD5 of the whole file, in hex.
     pub md5: String,
+    /// Expected size in bytes when the server does not send one (None: unknown).
     pub size: Option<u64>,
     /// A transfer that receives nothing for this long fails instead of hanging forever.
     pub stall_timeout: Duration,
 }
 
 impl DownloadSpec {
+    /// The official CIFAR-10 binary archive, with the authors' MD5 and size.
     pub fn official() -> Self {
         Self {
             url: OFFICIAL_URL.into(),

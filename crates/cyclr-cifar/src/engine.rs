@@ -28,6 +28,7 @@ pub enum EngineKind {
 }
 
 impl EngineKind {
+    /// The engine's name as the CLI spells it (`fused` or `burn`).
     pub fn name(self) -> &'static str {
         match self {
             EngineKind::Fused => "fused",

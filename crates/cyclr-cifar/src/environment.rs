@@ -4,13 +4,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Backend, EngineKind};
 
+/// Versions of cyclr and burn that produced a result.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Versions {
+    /// cyclr's version (this crate's package version).
     pub cyclr: String,
+    /// The burn version it was built against.
     pub burn: String,
 }
 
 impl Versions {
+    /// The versions of this build.
     pub fn current() -> Self {
         Self {
             cyclr: env!("CARGO_PKG_VERSION").into(),
@@ -19,19 +23,27 @@ impl Versions {
     }
 }
 
+/// The machine, backend and engine a result came from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Hardware {
+    /// CPU model name from /proc/cpuinfo, else the architecture.
     pub cpu: String,
+    /// Logical CPU cores available to the process.
     pub logical_cores: usize,
+    /// Threads in rayon's global pool (burn's CPU backend and the fused kernels use it).
     pub threads: usize,
+    /// Operating system, e.g. `linux`.
     pub os: String,
+    /// burn backend name: `flex`, `cuda` or `wgpu`.
     pub backend: String,
+    /// Engine name, `fused` or `burn`; empty in records written before it existed.
     #[serde(default)]
     pub engine: String,
 }
 
 
 impl Hardware {
+    /// The hardware of this process, running `backend` with `engine`.
     pub fn current(backend: Backend, engine: EngineKind) -> Self {
         let cpu = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
@@ -53,6 +65,7 @@ impl Hardware {
         }
     }
 
+    /// One line for reports: CPU, cores, threads, OS and engine.
     pub fn describe(&self) -> String {
         let engine = if self.engine == "burn" {
             format!("burn {} backend", self.backend)

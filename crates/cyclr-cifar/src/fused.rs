@@ -403,6 +403,7 @@ pub struct FusedCnn {
     params: Vec<f32>,
     optimizer: OptimizerConfig,
     state: OptimState,
+    /// Momentum (Adam: beta1) of the optimizer, settable every step.
     pub momentum: MomentumHandle,
     groups: Vec<GroupState>,
     scratch: Vec<Scratch>,

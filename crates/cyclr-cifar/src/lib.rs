@@ -7,6 +7,8 @@
 //!
 //! A burn user who brings their own model needs `cyclr-burn`, not this crate.
 
+#![warn(missing_docs)]
+
 pub use cyclr;
 pub use cyclr_burn;
 

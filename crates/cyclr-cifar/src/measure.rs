@@ -9,12 +9,15 @@ pub struct BatchResult {
     pub loss: f64,
     /// Correct predictions in the batch.
     pub correct: usize,
+    /// Images in the batch.
     pub size: usize,
 }
 
 /// Loss and accuracy on a split.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
+    /// Mean cross-entropy over the split.
     pub loss: f64,
+    /// Fraction of images classified correctly (0-1).
     pub accuracy: f64,
 }

@@ -13,13 +13,20 @@ use burn::tensor::{Device, Int, Tensor};
 /// Number of CIFAR-10 classes.
 pub const NUM_CLASSES: usize = 10;
 
+/// The reference CNN (layers in the module doc), as burn modules.
 #[derive(Module, Debug)]
 pub struct ReferenceCnn {
+    /// Conv 3->32, 3x3, valid.
     pub conv1: Conv2d,
+    /// Conv 32->64, 3x3, valid.
     pub conv2: Conv2d,
+    /// Conv 64->64, 3x3, valid.
     pub conv3: Conv2d,
+    /// 2x2 max pooling, after conv1 and after conv2.
     pub pool: MaxPool2d,
+    /// Linear 1024->64.
     pub fc1: Linear,
+    /// Linear 64->10: the class logits.
     pub fc2: Linear,
 }
 

@@ -29,8 +29,11 @@ pub struct MetricsRow {
     pub momentum: f64,
     /// Mean training loss and accuracy over the batches since the previous row.
     pub train_loss: f64,
+    /// Fraction of training images classified correctly since the previous row.
     pub train_accuracy: f64,
+    /// Mean cross-entropy on the test split.
     pub test_loss: f64,
+    /// Accuracy on the test split (0-1).
     pub test_accuracy: f64,
     /// Wall-clock seconds of the run so far, across resumptions.
     pub elapsed_s: f64,
@@ -38,53 +41,80 @@ pub struct MetricsRow {
     pub images_per_s: f64,
 }
 
+/// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
+    /// Training, or killed before it could record an end.
     Running,
+    /// Trained to its last iteration.
     Finished,
+    /// Stopped on request (Ctrl-C) with a checkpoint; it can resume.
     Interrupted,
+    /// Stopped because the loss became NaN or infinite.
     Diverged,
 }
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
+    /// Finished, interrupted or diverged.
     pub status: RunStatus,
+    /// Iterations trained.
     pub steps: u64,
+    /// Test accuracy (0-1) at the last evaluation; None before the first.
     pub final_test_accuracy: Option<f64>,
+    /// Highest test accuracy (0-1) of any evaluation; None before the first.
     pub best_test_accuracy: Option<f64>,
+    /// Mean test cross-entropy at the last evaluation; None before the first.
     pub final_test_loss: Option<f64>,
     /// Training wall time, evaluation included, across resumptions.
     pub wall_s: f64,
     /// A sentence for the user when the run did not finish.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Every evaluation, in order.
     pub metrics: Vec<MetricsRow>,
 }
 
 /// `run.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
+    /// The run's configuration.
     pub config: TrainConfig,
+    /// The data it trained on.
     pub data: DataInfo,
+    /// Versions of cyclr and burn.
     pub versions: Versions,
+    /// The machine, backend and engine.
     pub hardware: Hardware,
+    /// Where the run stands.
     pub status: RunStatus,
+    /// Iterations trained so far.
     pub steps: u64,
+    /// Iterations the run trains in all.
     pub total_steps: u64,
+    /// Test accuracy (0-1) at the last evaluation; None before the first.
     pub final_test_accuracy: Option<f64>,
+    /// Highest test accuracy (0-1) of any evaluation; None before the first.
     pub best_test_accuracy: Option<f64>,
+    /// Mean test cross-entropy at the last evaluation; None before the first.
     pub final_test_loss: Option<f64>,
+    /// Training wall time in seconds so far, evaluation included, across resumptions.
     pub wall_s: f64,
+    /// A sentence for the user when the run did not finish.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
+/// The data a run used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataInfo {
+    /// Where the data came from (archive or folder).
     pub source: String,
+    /// Training images used.
     pub train_images: usize,
+    /// Test images used.
     pub test_images: usize,
 }
 

@@ -45,18 +45,29 @@ struct RunSpec {
 /// One finished (or failed) run in the report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunResult {
+    /// Folder and label, e.g. `triangular-seed0`.
     pub name: String,
+    /// Policy name; the baseline's is `fixed (baseline)`.
     pub policy: String,
+    /// Seed of the initial weights and the order of the training images.
     pub seed: u64,
+    /// Whether this is the fixed-learning-rate baseline.
     pub baseline: bool,
+    /// How the run ended.
     pub status: RunStatus,
+    /// Iterations trained.
     pub iterations: u64,
+    /// Test accuracy (0-1) at the last evaluation; None before the first.
     pub final_test_accuracy: Option<f64>,
+    /// Highest test accuracy (0-1) of any evaluation; None before the first.
     pub best_test_accuracy: Option<f64>,
+    /// Training wall time in seconds, evaluation included, across resumptions.
     pub wall_s: f64,
     /// Iterations this run needed to reach the baseline's final accuracy (same seed).
     pub iterations_to_baseline: Option<u64>,
+    /// The learning rate schedule the run followed.
     pub schedule: Schedule,
+    /// Its `metrics.csv` rows; not stored in `recreate.json`.
     #[serde(skip)]
     pub metrics: Vec<MetricsRow>,
 }
@@ -64,18 +75,31 @@ pub struct RunResult {
 /// `recreate.json`: the plan, what was found and what came out.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecreateReport {
+    /// The settings of the recreation.
     pub plan: RecreatePlan,
+    /// Where the data came from.
     pub data: String,
+    /// Training images used.
     pub train_images: usize,
+    /// Test images used.
     pub test_images: usize,
+    /// The machine, backend and engine.
     pub hardware: Hardware,
+    /// Versions of cyclr and burn.
     pub versions: Versions,
+    /// Base (lower) learning rate of the runs besides the baseline.
     pub base_lr: f64,
+    /// Maximum learning rate of the runs besides the baseline.
     pub max_lr: f64,
+    /// Where the bounds came from: the range test, the seed's values or the command line.
     pub bounds_from: String,
+    /// CLR stepsize in iterations (half a cycle).
     pub stepsize: u64,
+    /// exp_range's gamma: the cycle amplitude's factor per iteration.
     pub gamma: f64,
+    /// Every run, baselines included, in the order they ran.
     pub runs: Vec<RunResult>,
+    /// Plain sentences comparing each policy with the baseline.
     pub conclusion: Vec<String>,
 }
 

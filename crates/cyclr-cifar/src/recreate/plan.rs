@@ -8,21 +8,26 @@ use crate::engine::{Backend, EngineKind};
 /// The sizes of a recreation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
+    /// Name of the built-in profile it starts from (`paper`, `quick` or `smoke`).
     pub name: String,
     /// Class-balanced subsets (None: the whole split).
     pub train_limit: Option<usize>,
+    /// Class-balanced test subset (None: the whole split).
     pub test_limit: Option<usize>,
     /// Epochs of the fixed-LR baseline (E); CLR runs get `clr_epochs`, E/3 by default.
     pub baseline_epochs: u64,
+    /// Epochs of each cyclical run.
     pub clr_epochs: u64,
     /// Length of the range test's ramp, in epochs.
     pub range_test_epochs: f64,
     /// The CLR stepsize in epochs of iterations (the paper: 2-10).
     pub stepsize_epochs: f64,
+    /// Images per batch (the paper: 100).
     pub batch_size: usize,
 }
 
 impl Profile {
+    /// The built-in profile of that name (`paper`, `quick` or `smoke`), or None.
     pub fn named(name: &str) -> Option<Profile> {
         let p = |train_limit, test_limit, baseline_epochs: u64, range_test_epochs, stepsize_epochs| Profile {
             name: name.to_string(),
@@ -62,27 +67,37 @@ pub enum PolicySet {
 /// Every setting of a recreation; stored in `plan.json` so a restart continues the same one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecreatePlan {
+    /// The sizes.
     pub profile: Profile,
+    /// Which runs to make besides the baseline.
     pub policies: PolicySet,
     /// The baseline's fixed learning rate (the seed: Adam's default 0.001).
     pub baseline_lr: f64,
     /// Bounds for the cyclical runs; from the range test when absent.
     pub base_lr: Option<f64>,
+    /// Upper bound for the cyclical runs; from the range test when absent.
     pub max_lr: Option<f64>,
     /// CLR stepsize in iterations; from `stepsize_epochs` when absent.
     pub stepsize: Option<u64>,
     /// exp_range's gamma; by default the amplitude decays to a tenth over the run.
     pub gamma: Option<f64>,
+    /// Learning rate the range test starts from.
     pub range_min_lr: f64,
+    /// Learning rate the range test ramps up to.
     pub range_max_lr: f64,
+    /// Seeds; each policy runs once per seed.
     pub seeds: Vec<u64>,
+    /// Evaluate every this many iterations, besides every epoch end.
     pub eval_every: Option<u64>,
+    /// The burn backend (device) to train on.
     pub backend: Backend,
+    /// Fused CPU kernels or burn's ops.
     #[serde(default)]
     pub engine: EngineKind,
 }
 
 impl RecreatePlan {
+    /// Defaults for `profile`: the CLR modes, bounds from a range test over 0-0.02, seed 0.
     pub fn new(profile: Profile) -> Self {
         Self {
             profile,
@@ -101,6 +116,7 @@ impl RecreatePlan {
         }
     }
 
+    /// Checks the settings; the error names the flag at fault.
     pub fn validate(&self) -> Result<(), String> {
         let p = &self.profile;
         if p.baseline_epochs == 0 || p.clr_epochs == 0 {

@@ -9,17 +9,23 @@ use crate::engine::{Backend, EngineKind};
 /// Everything that determines a run's numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// The learning rate (and momentum) schedule, by iteration.
     pub schedule: Schedule,
+    /// The optimizer and its settings.
     pub optimizer: OptimizerConfig,
+    /// Epochs to train.
     pub epochs: u64,
     /// Stop after this many iterations even if epochs remain (iteration budgets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_steps: Option<u64>,
+    /// Images per batch (the paper: 100).
     pub batch_size: usize,
+    /// Seed of the initial weights and the order of the training images.
     pub seed: u64,
     /// Evaluate every this many iterations, besides every epoch end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_every: Option<u64>,
+    /// The burn backend (device) to train on.
     #[serde(default)]
     pub backend: Backend,
     /// Fused CPU kernels or burn's ops.
@@ -28,6 +34,7 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// One epoch of batch 100, seed 0, on the CPU with the fused engine.
     pub fn new(schedule: Schedule, optimizer: OptimizerConfig) -> Self {
         Self {
             schedule,
@@ -42,6 +49,7 @@ impl TrainConfig {
         }
     }
 
+    /// Checks the settings; the error names the flag at fault.
     pub fn validate(&self) -> Result<(), String> {
         if self.epochs == 0 {
             return Err("--epochs is 0: give at least 1".into());
@@ -59,6 +67,7 @@ impl TrainConfig {
         self.optimizer.validate()
     }
 
+    /// Iterations per epoch for `train_len` images (the last batch may be short).
     pub fn steps_per_epoch(&self, train_len: usize) -> u64 {
         train_len.div_ceil(self.batch_size) as u64
     }
