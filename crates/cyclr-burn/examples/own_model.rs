@@ -231,7 +231,7 @@ pub struct Outcome {
 }
 
 /// One line per epoch instead of burn's per-batch progress.
-struct EpochLines;
+pub struct EpochLines;
 
 impl MetricsRendererTraining for EpochLines {
     fn update_train(&mut self, _: MetricState) {}

@@ -32,3 +32,9 @@ pub mod io;
 pub mod optim;
 pub mod range_test;
 pub mod scheduler;
+pub mod update_plan;
+
+// The README's Rust blocks are compiled and run as doctests of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

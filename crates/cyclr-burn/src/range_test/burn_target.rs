@@ -1,6 +1,7 @@
 //! Any burn model that implements burn-train's `TrainStep` as a range-test target.
 
 use burn::module::Module;
+use burn::store::ModuleRecord;
 use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::train::{
     ClassificationOutput, MultiLabelClassificationOutput, RegressionOutput, SequenceOutput,
@@ -71,16 +72,12 @@ type HeldOutFn<M> = Box<dyn FnMut(&M) -> HeldOut>;
 /// A burn `TrainStep` model with its optimizer, as a range-test target: any batch type
 /// (`M::Input`), any output with a loss ([`RangeTestOutput`]), any optimizer, any backend.
 ///
-/// Gradient accumulation sums gradients as burn-train's `Learner` does. Snapshots are
-/// clones: burn's tensors are immutable, so a clone of the model and of the optimizer is
-/// the state as it was.
+/// Gradient accumulation sums gradients as burn-train's `Learner` does. The model's
+/// snapshot is its record, not a clone: clones share batch norm's running statistics,
+/// which training updates in place. The optimizer's is a clone (its state is immutable
+/// tensors).
 ///
-/// ```ignore
-/// let mut target = BurnTarget::new(model, optim)
-///     .with_held_out(|m: &MyModel| HeldOut::accuracy(evaluate(&m.valid(), &valid_data)));
-/// let outcome = RangeTest::new(ramp).run(&mut target, batches, &mut ())?;
-/// let (model, optim) = target.into_parts(); // exactly as they were before the test
-/// ```
+/// The README's "Use it in your burn project" and `examples/own_model.rs` show it in use.
 pub struct BurnTarget<M> {
     model: M,
     optim: ModuleOptimizer,
@@ -120,7 +117,7 @@ where
     M::Output: RangeTestOutput,
 {
     type Batch = M::Input;
-    type Snapshot = (M, ModuleOptimizer);
+    type Snapshot = (ModuleRecord, ModuleOptimizer);
 
     fn seed(&mut self, seed: u64) {
         for device in self.model.devices() {
@@ -129,11 +126,15 @@ where
     }
 
     fn snapshot(&self) -> Result<Self::Snapshot, RangeTestError> {
-        Ok((self.model.clone(), self.optim.clone()))
+        Ok((self.model.clone().into_record(), self.optim.clone()))
     }
 
     fn restore(&mut self, (model, optim): Self::Snapshot) -> Result<(), RangeTestError> {
-        self.model = model;
+        self.model = self
+            .model
+            .clone()
+            .try_load_record(model)
+            .map_err(|e| RangeTestError::State(format!("restoring the model: {e:?}")))?;
         self.optim = optim;
         Ok(())
     }

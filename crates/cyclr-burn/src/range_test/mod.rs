@@ -11,11 +11,13 @@
 mod burn_target;
 mod driver;
 mod outcome;
+mod supervised;
 mod target;
 
 pub use burn_target::{BurnTarget, RangeTestOutput, epochs};
 pub use driver::{RangeTest, RangeTestProgress};
 pub use outcome::RangeTestOutcome;
+pub use supervised::RangeTestInput;
 pub use target::{RangeTestError, RangeTestTarget, StepLoss};
 
 pub use cyclr::range_test::{HeldOut, RangeTestConfig, Ramp};
