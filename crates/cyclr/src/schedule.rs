@@ -318,6 +318,21 @@ impl Schedule {
         }
     }
 
+    /// The step at which the schedule is over, for those that end: 1cycle's `total_steps`
+    /// (PyTorch refuses to step past it; here it holds its final rate), and a sequence whose
+    /// last schedule ends. `None` for schedules that go on (cyclical, SGDR, decays).
+    pub fn length(&self) -> Option<u64> {
+        match self {
+            Schedule::OneCycle(s) => Some(s.config().total_steps),
+            Schedule::Sequence(s) => {
+                let last = s.schedules().last()?.length()?;
+                let start = s.config().boundaries.last().copied().unwrap_or(0);
+                Some(start.saturating_add(last))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether [`LrSchedule::momentum`] gives values, so a trainer should set momentum too.
     pub fn cycles_momentum(&self) -> bool {
         self.momentum(0).is_some()

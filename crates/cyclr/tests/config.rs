@@ -149,3 +149,16 @@ fn join_accepts_any_schedule_and_matches_sequence() {
     let err = Join::new(vec![Schedule::fixed(0.1).unwrap(), Schedule::fixed(0.2).unwrap()], vec![0]).unwrap_err();
     assert!(err.to_string().contains("strictly increasing"), "{err}");
 }
+
+#[test]
+fn schedules_that_end_say_when() {
+    use cyclr::{OneCycleConfig, Schedule};
+    let one: Schedule = ScheduleConfig::OneCycle(OneCycleConfig::new(0.1, 900)).init().unwrap();
+    assert_eq!(one.length(), Some(900));
+    assert_eq!(Schedule::triangular(0.001, 0.006, 100).unwrap().length(), None);
+    let seq: Schedule = toml::from_str(
+        "policy='sequence'\nboundaries=[50]\n[[schedules]]\npolicy='linear'\nstart_lr=0.0\nend_lr=0.1\nsteps=50\n[[schedules]]\npolicy='one_cycle'\nmax_lr=0.1\ntotal_steps=400",
+    )
+    .unwrap();
+    assert_eq!(seq.length(), Some(450));
+}
