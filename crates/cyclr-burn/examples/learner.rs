@@ -25,7 +25,11 @@ impl Net {
     fn forward(&self, b: Batch) -> RegressionOutput {
         let output = self.linear.forward(b.x);
         let loss = (output.clone() - b.y.clone()).square().mean();
-        RegressionOutput { loss, output, targets: b.y }
+        RegressionOutput {
+            loss,
+            output,
+            targets: b.y,
+        }
     }
 }
 
@@ -48,14 +52,15 @@ impl InferenceStep for Net {
 
 fn main() {
     let device = Device::flex().autodiff();
-    let model = Net { linear: LinearConfig::new(1, 1).init(&device) };
+    let model = Net {
+        linear: LinearConfig::new(1, 1).init(&device),
+    };
 
     // triangular2 CLR with cyclical momentum, as a plain (serializable) config.
-    let schedule = ScheduleConfig::Triangular2(
-        CyclicConfig::new(0.001, 0.05, 20).with_momentum(0.85, 0.95),
-    )
-    .init()
-    .expect("valid schedule");
+    let schedule =
+        ScheduleConfig::Triangular2(CyclicConfig::new(0.001, 0.05, 20).with_momentum(0.85, 0.95))
+            .init()
+            .expect("valid schedule");
     // SGD whose momentum the scheduler sets at every step (burn's own fixes it at build).
     let (optim, momentum) = OptimizerConfig::sgd().init();
     let scheduler = CyclrScheduler::new(schedule).with_momentum(momentum);
@@ -72,7 +77,10 @@ fn main() {
         let out = learner.train_step(batch.clone());
         if step % 20 == 0 {
             let loss: f32 = out.item.loss.clone().into_scalar();
-            println!("step {step:>3}  lr {:.4}  loss {loss:.5}", learner.lr_current().base());
+            println!(
+                "step {step:>3}  lr {:.4}  loss {loss:.5}",
+                learner.lr_current().base()
+            );
         }
         learner.optimizer_step(out.grads);
     }

@@ -22,14 +22,15 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use burn::train::checkpoint::KeepLastNCheckpoints;
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
-use burn::train::renderer::{
-    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation, MetricsRendererTraining,
-};
 use burn::train::metric::{AccuracyMetric, LossMetric};
+use burn::train::renderer::{
+    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
+    MetricsRendererTraining,
+};
 use burn::train::{
     ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep,
 };
-use cyclr::range_test::{HeldOut, RangeTestConfig, Ramp};
+use cyclr::range_test::{HeldOut, Ramp, RangeTestConfig};
 use cyclr::{CyclicConfig, LrSchedule, Schedule, ScheduleConfig};
 use cyclr_burn::optim::OptimizerConfig;
 use cyclr_burn::range_test::{BurnTarget, RangeTest, RangeTestOutcome, epochs};
@@ -58,7 +59,10 @@ pub fn rings(n: usize, seed: u64) -> Vec<Point> {
             let class = (i % 3) as i64;
             let angle = uniform() * std::f32::consts::TAU;
             let radius = 1.0 + class as f32 + 0.6 * (uniform() - 0.5);
-            Point { xy: [radius * angle.cos(), radius * angle.sin()], class }
+            Point {
+                xy: [radius * angle.cos(), radius * angle.sin()],
+                class,
+            }
         })
         .collect()
 }
@@ -87,7 +91,11 @@ impl Batcher<Point, RingBatch> for RingBatcher {
 }
 
 /// A data loader over `points` in a fixed order (a resumed run must see the same batches).
-pub fn loader(points: Vec<Point>, batch_size: usize, device: &Device) -> Arc<dyn DataLoader<RingBatch>> {
+pub fn loader(
+    points: Vec<Point>,
+    batch_size: usize,
+    device: &Device,
+) -> Arc<dyn DataLoader<RingBatch>> {
     DataLoaderBuilder::new(RingBatcher)
         .batch_size(batch_size)
         .set_device(device.clone())
@@ -135,7 +143,11 @@ impl RingNet {
         let loss = CrossEntropyLossConfig::new()
             .init(&logits.device())
             .forward(logits.clone(), batch.classes.clone());
-        ClassificationOutput { loss, output: logits, targets: batch.classes }
+        ClassificationOutput {
+            loss,
+            output: logits,
+            targets: batch.classes,
+        }
     }
 }
 
@@ -168,7 +180,11 @@ pub fn evaluate(model: &RingNet, data: &dyn DataLoader<RingBatch>) -> (f64, f64)
         let out = model.forward(batch);
         loss += out.loss.into_scalar::<f32>() as f64 * size as f64;
         let predicted = out.output.argmax(1).reshape([size]);
-        correct += predicted.equal(out.targets).int().sum().into_scalar::<i64>() as usize;
+        correct += predicted
+            .equal(out.targets)
+            .int()
+            .sum()
+            .into_scalar::<i64>() as usize;
         n += size;
     }
     (loss / n as f64, correct as f64 / n as f64)
@@ -271,7 +287,11 @@ fn learner(schedule: &Schedule, device: &Device) -> Learner<RingNet> {
     device.seed(42);
     let model = RingNet::new(32, 2, device);
     let (optim, momentum) = OptimizerConfig::sgd().init();
-    Learner::new(model, optim, CyclrScheduler::new(schedule.clone()).with_momentum(momentum))
+    Learner::new(
+        model,
+        optim,
+        CyclrScheduler::new(schedule.clone()).with_momentum(momentum),
+    )
 }
 
 /// CLR training in `SupervisedTraining` for `epochs`, from the checkpoint of epoch
@@ -285,7 +305,11 @@ pub fn train(
     device: &Device,
 ) -> RingNet {
     let train_data = loader(rings(settings.train_points, 1), settings.batch_size, device);
-    let valid_data = loader(rings(settings.train_points / 5, 2), settings.batch_size, device);
+    let valid_data = loader(
+        rings(settings.train_points / 5, 2),
+        settings.batch_size,
+        device,
+    );
     let mut training = SupervisedTraining::new(dir, train_data, valid_data)
         .num_epochs(epochs)
         .with_default_checkpointers()
@@ -304,8 +328,16 @@ pub fn train(
 /// The whole example: range test, bounds, CLR training.
 pub fn run(settings: &Settings) -> Result<Outcome, Box<dyn std::error::Error>> {
     let device = Device::flex().autodiff();
-    let train_data = loader(rings(settings.train_points, 1), settings.batch_size, &device);
-    let valid_data = loader(rings(settings.train_points / 5, 2), settings.batch_size, &device);
+    let train_data = loader(
+        rings(settings.train_points, 1),
+        settings.batch_size,
+        &device,
+    );
+    let valid_data = loader(
+        rings(settings.train_points / 5, 2),
+        settings.batch_size,
+        &device,
+    );
     let per_epoch = settings.train_points.div_ceil(settings.batch_size) as u64;
 
     // 1. The range test: an exponential ramp over a few epochs, with held-out accuracy.
@@ -314,15 +346,21 @@ pub fn run(settings: &Settings) -> Result<Outcome, Box<dyn std::error::Error>> {
     let valid = valid_data.clone();
     let mut target = BurnTarget::new(RingNet::new(32, 2, &device), optim)
         .with_held_out(move |m: &RingNet| HeldOut::accuracy(evaluate(m, valid.as_ref()).1));
-    let test = RangeTest::new(RangeTestConfig::new(1e-3, 3.0, settings.range_iterations, Ramp::Exponential))
-        .with_eval_every(5)
-        .with_iterations_per_epoch(per_epoch);
+    let test = RangeTest::new(RangeTestConfig::new(
+        1e-3,
+        3.0,
+        settings.range_iterations,
+        Ramp::Exponential,
+    ))
+    .with_eval_every(5)
+    .with_iterations_per_epoch(per_epoch);
     let range_test = test.run_fallible(&mut target, epochs(train_data.as_ref()), &mut ())?;
-    let rec = range_test
-        .analysis
-        .recommendation
-        .clone()
-        .ok_or_else(|| format!("the range test gave no bounds: {:?}", range_test.analysis.warnings))?;
+    let rec = range_test.analysis.recommendation.clone().ok_or_else(|| {
+        format!(
+            "the range test gave no bounds: {:?}",
+            range_test.analysis.warnings
+        )
+    })?;
     println!(
         "range test: {} points; recommended base {:.2e}, max {:.2e} ({}); {}",
         range_test.points.len(),
@@ -342,7 +380,14 @@ pub fn run(settings: &Settings) -> Result<Outcome, Box<dyn std::error::Error>> {
     let before = evaluate(&model, valid_data.as_ref());
 
     // 3. CLR training in burn-train, checkpointed every epoch.
-    let trained = train(&schedule, settings, &settings.dir, settings.epochs, None, &device);
+    let trained = train(
+        &schedule,
+        settings,
+        &settings.dir,
+        settings.epochs,
+        None,
+        &device,
+    );
     let after = evaluate(&trained, valid_data.as_ref());
     println!(
         "validation loss {:.3} -> {:.3}, accuracy {:.1}% -> {:.1}% after {} epochs of triangular CLR",
@@ -352,9 +397,18 @@ pub fn run(settings: &Settings) -> Result<Outcome, Box<dyn std::error::Error>> {
         after.1 * 100.0,
         settings.epochs
     );
-    let lr: Vec<String> = (0..4 * per_epoch).step_by(per_epoch as usize / 2).map(|s| format!("{:.2e}", schedule.lr(s))).collect();
+    let lr: Vec<String> = (0..4 * per_epoch)
+        .step_by(per_epoch as usize / 2)
+        .map(|s| format!("{:.2e}", schedule.lr(s)))
+        .collect();
     println!("learning rate every half epoch: {}", lr.join(" "));
-    Ok(Outcome { range_test, schedule, before, after, model: trained })
+    Ok(Outcome {
+        range_test,
+        schedule,
+        before,
+        after,
+        model: trained,
+    })
 }
 
 #[allow(dead_code)] // also compiled as a module of the tests, which call `run`

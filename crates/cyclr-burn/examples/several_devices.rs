@@ -38,7 +38,11 @@ impl Metric for LrLog {
         Arc::new("learning rate log".into())
     }
 
-    fn update(&mut self, _: &(), metadata: &MetricMetadata) -> Result<SerializedEntry, TensorReadError> {
+    fn update(
+        &mut self,
+        _: &(),
+        metadata: &MetricMetadata,
+    ) -> Result<SerializedEntry, TensorReadError> {
         let mut seen = self.seen.lock().unwrap();
         if (*seen).is_multiple_of(self.per_update)
             && let Some(lr) = &metadata.lr
@@ -46,11 +50,17 @@ impl Metric for LrLog {
             self.rates.lock().unwrap().push(lr.base());
         }
         *seen += 1;
-        Ok(SerializedEntry { formatted: String::new(), serialized: String::new() })
+        Ok(SerializedEntry {
+            formatted: String::new(),
+            serialized: String::new(),
+        })
     }
 
     fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
-        Ok(SerializedEntry { formatted: String::new(), serialized: String::new() })
+        Ok(SerializedEntry {
+            formatted: String::new(),
+            serialized: String::new(),
+        })
     }
 
     fn clear(&mut self) {}
@@ -58,26 +68,46 @@ impl Metric for LrLog {
 
 /// One training of the ring net under `strategy` with `schedule` for `epochs`; the rate
 /// of every update, in order.
-pub fn rates_under(strategy: ExecutionStrategy, devices: usize, schedule: &Schedule, epochs: usize, dir: &Path) -> Vec<f64> {
+pub fn rates_under(
+    strategy: ExecutionStrategy,
+    devices: usize,
+    schedule: &Schedule,
+    epochs: usize,
+    dir: &Path,
+) -> Vec<f64> {
     let device = Device::flex().autodiff();
     device.seed(42);
     let model = RingNet::new(32, 2, &device);
     let (optim, momentum) = OptimizerConfig::sgd().init();
-    let learner = Learner::new(model, optim, CyclrScheduler::new(schedule.clone()).with_momentum(momentum));
-    let log = LrLog { rates: Arc::default(), per_update: devices, seen: Arc::default() };
-    SupervisedTraining::new(dir, loader(rings(1200, 1), 50, &device), loader(rings(100, 2), 50, &device))
-        .num_epochs(epochs)
-        .with_application_logger(None)
-        .renderer(Box::new(EpochLines))
-        .metric_train(log.clone())
-        .with_training_strategy(strategy.into())
-        .launch(learner);
+    let learner = Learner::new(
+        model,
+        optim,
+        CyclrScheduler::new(schedule.clone()).with_momentum(momentum),
+    );
+    let log = LrLog {
+        rates: Arc::default(),
+        per_update: devices,
+        seen: Arc::default(),
+    };
+    SupervisedTraining::new(
+        dir,
+        loader(rings(1200, 1), 50, &device),
+        loader(rings(100, 2), 50, &device),
+    )
+    .num_epochs(epochs)
+    .with_application_logger(None)
+    .renderer(Box::new(EpochLines))
+    .metric_train(log.clone())
+    .with_training_strategy(strategy.into())
+    .launch(learner);
     log.rates.lock().unwrap().clone()
 }
 
 /// The schedule of this example: triangular2 with momentum, stepsize 6 updates.
 pub fn schedule() -> Schedule {
-    ScheduleConfig::Triangular2(CyclicConfig::new(0.005, 0.05, 6).with_momentum(0.85, 0.95)).init().unwrap()
+    ScheduleConfig::Triangular2(CyclicConfig::new(0.005, 0.05, 6).with_momentum(0.85, 0.95))
+        .init()
+        .unwrap()
 }
 
 #[allow(dead_code)] // also compiled as a module of the tests
@@ -86,10 +116,26 @@ fn main() {
     let s = schedule();
     let d = Device::flex().autodiff();
     let mut runs = vec![
-        ("one device", rates_under(ExecutionStrategy::SingleDevice(d.clone()), 1, &s, 2, &dir.join("one")), Strategy::SingleDevice),
+        (
+            "one device",
+            rates_under(
+                ExecutionStrategy::SingleDevice(d.clone()),
+                1,
+                &s,
+                2,
+                &dir.join("one"),
+            ),
+            Strategy::SingleDevice,
+        ),
         (
             "MultiDevice x2",
-            rates_under(ExecutionStrategy::multi(vec![d.clone(), d], MultiDeviceOptim::OptimMainDevice), 2, &s, 2, &dir.join("multi")),
+            rates_under(
+                ExecutionStrategy::multi(vec![d.clone(), d], MultiDeviceOptim::OptimMainDevice),
+                2,
+                &s,
+                2,
+                &dir.join("multi"),
+            ),
             Strategy::MultiDevice { devices: 2 },
         ),
     ];
@@ -99,7 +145,17 @@ fn main() {
         let config = burn::tensor::distributed::DistributedConfig {
             all_reduce_op: burn::tensor::distributed::ReduceOperation::Mean,
         };
-        runs.push(("DDP x2 (CUDA)", rates_under(ExecutionStrategy::ddp(gpus, config), 2, &s, 2, &dir.join("ddp")), Strategy::Ddp { devices: 2 }));
+        runs.push((
+            "DDP x2 (CUDA)",
+            rates_under(
+                ExecutionStrategy::ddp(gpus, config),
+                2,
+                &s,
+                2,
+                &dir.join("ddp"),
+            ),
+            Strategy::Ddp { devices: 2 },
+        ));
     }
     for (name, rates, strategy) in &mut runs {
         let plan = UpdatePlan::new(*strategy, 1200, 50, 2);
@@ -111,12 +167,22 @@ fn main() {
         );
     }
     let shortest = runs.iter().map(|r| r.1.len()).min().unwrap_or(0);
-    println!("\nupdate  {}", runs.iter().map(|r| format!("{:>15}", r.0)).collect::<String>());
+    println!(
+        "\nupdate  {}",
+        runs.iter()
+            .map(|r| format!("{:>15}", r.0))
+            .collect::<String>()
+    );
     for k in 0..shortest {
         let row: String = runs.iter().map(|r| format!("{:>15.5}", r.1[k])).collect();
         println!("{k:>6}  {row}   schedule.lr({k}) = {:.5}", s.lr(k as u64));
     }
-    let same = runs.iter().all(|r| r.1[..shortest] == runs[0].1[..shortest]);
-    println!("\nthe same curve under every strategy: {}", if same { "yes" } else { "NO" });
+    let same = runs
+        .iter()
+        .all(|r| r.1[..shortest] == runs[0].1[..shortest]);
+    println!(
+        "\nthe same curve under every strategy: {}",
+        if same { "yes" } else { "NO" }
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

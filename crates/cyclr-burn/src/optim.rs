@@ -136,7 +136,9 @@ impl OptimizerConfig {
     /// The same optimizer with its starting momentum (Adam, AdamW: beta1) set to `m`.
     pub fn with_momentum(mut self, m: f64) -> Self {
         match &mut self {
-            OptimizerConfig::Adam { beta1, .. } | OptimizerConfig::AdamW { beta1, .. } => *beta1 = m,
+            OptimizerConfig::Adam { beta1, .. } | OptimizerConfig::AdamW { beta1, .. } => {
+                *beta1 = m
+            }
             OptimizerConfig::Sgd { momentum, .. } => *momentum = m,
         }
         self
@@ -165,21 +167,39 @@ impl OptimizerConfig {
             if v.is_finite() && v >= 0.0 {
                 Ok(())
             } else {
-                Err(format!("{name} is {v}, but it must be a finite number >= 0"))
+                Err(format!(
+                    "{name} is {v}, but it must be a finite number >= 0"
+                ))
             }
         };
         match *self {
-            OptimizerConfig::Adam { beta1, beta2, epsilon, weight_decay }
-            | OptimizerConfig::AdamW { beta1, beta2, epsilon, weight_decay } => {
+            OptimizerConfig::Adam {
+                beta1,
+                beta2,
+                epsilon,
+                weight_decay,
+            }
+            | OptimizerConfig::AdamW {
+                beta1,
+                beta2,
+                epsilon,
+                weight_decay,
+            } => {
                 unit("beta1", beta1)?;
                 unit("beta2", beta2)?;
                 nonneg("weight_decay", weight_decay)?;
                 if !(epsilon.is_finite() && epsilon > 0.0) {
-                    return Err(format!("epsilon is {epsilon}, but it must be > 0 (e.g. 1e-7)"));
+                    return Err(format!(
+                        "epsilon is {epsilon}, but it must be > 0 (e.g. 1e-7)"
+                    ));
                 }
                 Ok(())
             }
-            OptimizerConfig::Sgd { momentum, weight_decay, .. } => {
+            OptimizerConfig::Sgd {
+                momentum,
+                weight_decay,
+                ..
+            } => {
                 unit("momentum", momentum)?;
                 nonneg("weight_decay", weight_decay)
             }
@@ -190,21 +210,35 @@ impl OptimizerConfig {
     pub fn init(&self) -> (ModuleOptimizer, MomentumHandle) {
         let handle = MomentumHandle::new(self.momentum());
         let optim = match *self {
-            OptimizerConfig::Adam { beta2, epsilon, weight_decay, .. } => ModuleOptimizer::from(Adam {
+            OptimizerConfig::Adam {
+                beta2,
+                epsilon,
+                weight_decay,
+                ..
+            } => ModuleOptimizer::from(Adam {
                 beta1: handle.clone(),
                 beta2: beta2 as f32,
                 epsilon: epsilon as f32,
                 weight_decay: weight_decay as f32,
                 decoupled: false,
             }),
-            OptimizerConfig::AdamW { beta2, epsilon, weight_decay, .. } => ModuleOptimizer::from(Adam {
+            OptimizerConfig::AdamW {
+                beta2,
+                epsilon,
+                weight_decay,
+                ..
+            } => ModuleOptimizer::from(Adam {
                 beta1: handle.clone(),
                 beta2: beta2 as f32,
                 epsilon: epsilon as f32,
                 weight_decay: weight_decay as f32,
                 decoupled: true,
             }),
-            OptimizerConfig::Sgd { weight_decay, nesterov, .. } => ModuleOptimizer::from(Sgd {
+            OptimizerConfig::Sgd {
+                weight_decay,
+                nesterov,
+                ..
+            } => ModuleOptimizer::from(Sgd {
                 momentum: handle.clone(),
                 weight_decay: weight_decay as f32,
                 nesterov,
@@ -364,10 +398,15 @@ impl Optimizer for Sgd {
         } else {
             buffer.clone()
         };
-        (tensor - direction.mul_scalar(lr as f32), Some(SgdState { buffer }))
+        (
+            tensor - direction.mul_scalar(lr as f32),
+            Some(SgdState { buffer }),
+        )
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
-        SgdState { buffer: state.buffer.to_device(device) }
+        SgdState {
+            buffer: state.buffer.to_device(device),
+        }
     }
 }

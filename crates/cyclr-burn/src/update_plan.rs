@@ -25,7 +25,7 @@
 //! assert!(plan.check(&single).is_err());
 //! ```
 
-use cyclr::range_test::{RangeTestConfig, Ramp, StepsizeAdvice, stepsize_advice};
+use cyclr::range_test::{Ramp, RangeTestConfig, StepsizeAdvice, stepsize_advice};
 use cyclr::{OneCycleConfig, Schedule, ScheduleConfig, ScheduleError};
 use serde::{Deserialize, Serialize};
 
@@ -157,7 +157,13 @@ pub struct UpdatePlan {
 impl UpdatePlan {
     /// A plan without gradient accumulation.
     pub fn new(strategy: Strategy, items_per_epoch: u64, batch_size: u64, epochs: u64) -> Self {
-        Self { strategy, items_per_epoch, batch_size, accumulation: 1, epochs }
+        Self {
+            strategy,
+            items_per_epoch,
+            batch_size,
+            accumulation: 1,
+            epochs,
+        }
     }
 
     /// With `k` batches accumulated per update (`SupervisedTraining::grads_accumulation`).
@@ -239,8 +245,19 @@ impl UpdatePlan {
     }
 
     /// A range test over `epochs` of this run's updates.
-    pub fn range_test(&self, min_lr: f64, max_lr: f64, epochs: f64, ramp: Ramp) -> Result<RangeTestConfig, PlanError> {
-        Ok(RangeTestConfig::new(min_lr, max_lr, self.updates_in(epochs)?.max(2), ramp))
+    pub fn range_test(
+        &self,
+        min_lr: f64,
+        max_lr: f64,
+        epochs: f64,
+        ramp: Ramp,
+    ) -> Result<RangeTestConfig, PlanError> {
+        Ok(RangeTestConfig::new(
+            min_lr,
+            max_lr,
+            self.updates_in(epochs)?.max(2),
+            ramp,
+        ))
     }
 
     /// Refuses a schedule that ends before or after this training does (1cycle, or a
@@ -253,10 +270,22 @@ impl UpdatePlan {
         let (per_epoch, epochs) = (self.updates_per_epoch()?, self.epochs);
         let strategy = self.describe();
         if length < total {
-            return Err(PlanError::Overrun { length, total, per_epoch, epochs, strategy });
+            return Err(PlanError::Overrun {
+                length,
+                total,
+                per_epoch,
+                epochs,
+                strategy,
+            });
         }
         if length > total {
-            return Err(PlanError::EndsEarly { length, total, per_epoch, epochs, strategy });
+            return Err(PlanError::EndsEarly {
+                length,
+                total,
+                per_epoch,
+                epochs,
+                strategy,
+            });
         }
         Ok(())
     }

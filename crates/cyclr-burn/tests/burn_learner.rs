@@ -26,7 +26,11 @@ impl Tiny {
     fn forward(&self, item: Item) -> RegressionOutput {
         let output = self.linear.forward(item.x);
         let loss = (output.clone() - item.y.clone()).square().mean();
-        RegressionOutput { loss, output, targets: item.y }
+        RegressionOutput {
+            loss,
+            output,
+            targets: item.y,
+        }
     }
 }
 
@@ -66,7 +70,9 @@ fn item(device: &Device) -> Item {
 fn learner_follows_the_cyclr_schedule_and_learns() {
     let device = Device::flex().autodiff();
     device.seed(3);
-    let model = Tiny { linear: LinearConfig::new(1, 1).init(&device) };
+    let model = Tiny {
+        linear: LinearConfig::new(1, 1).init(&device),
+    };
     let (optim, momentum) = OptimizerConfig::sgd().init();
     let s = schedule();
     let scheduler = CyclrScheduler::new(s.clone()).with_momentum(momentum.clone());
@@ -78,12 +84,19 @@ fn learner_follows_the_cyclr_schedule_and_learns() {
     for step in 0..40u64 {
         learner.lr_step();
         assert_eq!(learner.lr_current().base(), s.lr(step), "lr at step {step}");
-        assert_eq!(momentum.get(), s.momentum(step).unwrap(), "momentum at step {step}");
+        assert_eq!(
+            momentum.get(),
+            s.momentum(step).unwrap(),
+            "momentum at step {step}"
+        );
         let out = learner.train_step(data.clone());
         last_loss = out.item.loss.clone().into_scalar();
         learner.optimizer_step(out.grads);
     }
-    assert!(last_loss < first_loss * 0.05, "loss {first_loss} -> {last_loss}");
+    assert!(
+        last_loss < first_loss * 0.05,
+        "loss {first_loss} -> {last_loss}"
+    );
 }
 
 #[test]
@@ -108,7 +121,9 @@ fn scheduler_record_resumes_mid_cycle() {
     // record under its index.
     let module_record = ModuleLrScheduler::new(a.clone()).to_record();
     let device = Device::flex().autodiff();
-    let model = Tiny { linear: LinearConfig::new(1, 1).init(&device) };
+    let model = Tiny {
+        linear: LinearConfig::new(1, 1).init(&device),
+    };
     let (optim, _) = OptimizerConfig::adam().init();
     let mut learner = Learner::new(model, optim, CyclrScheduler::new(s.clone()));
     learner.load_scheduler(module_record);
@@ -121,7 +136,7 @@ fn scheduler_record_resumes_mid_cycle() {
 #[test]
 fn any_lr_schedule_drives_burn() {
     use cyclr::Join;
-    use cyclr::range_test::{RangeTestConfig, Ramp};
+    use cyclr::range_test::{Ramp, RangeTestConfig};
 
     #[derive(Clone)]
     struct Warmup;
@@ -143,22 +158,38 @@ fn any_lr_schedule_drives_burn() {
             }
         }
     }
-    let join = Join::new(vec![Mine::Warmup(Warmup), Mine::Cyclic(schedule())], vec![10]).unwrap();
+    let join = Join::new(
+        vec![Mine::Warmup(Warmup), Mine::Cyclic(schedule())],
+        vec![10],
+    )
+    .unwrap();
     let mut sched = CyclrScheduler::new(join.clone());
     for step in 0..40 {
         let lr = sched.step();
         assert_eq!(lr, join.lr(step));
-        assert_eq!(lr, if step < 10 { 1e-4 * (step + 1) as f64 } else { schedule().lr(step - 10) });
+        assert_eq!(
+            lr,
+            if step < 10 {
+                1e-4 * (step + 1) as f64
+            } else {
+                schedule().lr(step - 10)
+            }
+        );
     }
 
     let ramp = RangeTestConfig::new(1e-6, 1.0, 61, Ramp::Exponential);
     let device = Device::flex().autodiff();
-    let model = Tiny { linear: LinearConfig::new(1, 1).init(&device) };
+    let model = Tiny {
+        linear: LinearConfig::new(1, 1).init(&device),
+    };
     let (optim, _) = OptimizerConfig::sgd().init();
     let mut learner = Learner::new(model, optim, CyclrScheduler::new(ramp.clone()));
     for step in 0..61 {
         learner.lr_step();
         assert_eq!(learner.lr_current().base(), ramp.lr(step));
     }
-    assert!((learner.lr_current().base() - 1.0).abs() < 1e-12, "the ramp ends at max_lr");
+    assert!(
+        (learner.lr_current().base() - 1.0).abs() < 1e-12,
+        "the ramp ends at max_lr"
+    );
 }

@@ -14,8 +14,14 @@ fn device() -> Device {
 /// A 2->1 linear layer with known weights; loss = sum(w . x + b) so grad_w = x, grad_b = 1.
 fn layer(device: &Device) -> Linear {
     let mut l = LinearConfig::new(2, 1).init(device);
-    l.weight = Param::from_tensor(Tensor::from_data(TensorData::new(vec![0.5f32, -0.25], [2, 1]), device));
-    l.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(vec![0.1f32], [1]), device)));
+    l.weight = Param::from_tensor(Tensor::from_data(
+        TensorData::new(vec![0.5f32, -0.25], [2, 1]),
+        device,
+    ));
+    l.bias = Some(Param::from_tensor(Tensor::from_data(
+        TensorData::new(vec![0.1f32], [1]),
+        device,
+    )));
     l
 }
 
@@ -26,8 +32,23 @@ fn grads(model: &Linear, x: [f32; 2], device: &Device) -> GradientsParams {
 }
 
 fn weights(model: &Linear) -> Vec<f64> {
-    let mut w: Vec<f64> = model.weight.val().into_data().iter::<f32>().map(f64::from).collect();
-    w.extend(model.bias.as_ref().unwrap().val().into_data().iter::<f32>().map(f64::from));
+    let mut w: Vec<f64> = model
+        .weight
+        .val()
+        .into_data()
+        .iter::<f32>()
+        .map(f64::from)
+        .collect();
+    w.extend(
+        model
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .iter::<f32>()
+            .map(f64::from),
+    );
     w
 }
 
@@ -53,7 +74,11 @@ fn sgd_momentum_matches_pytorch_without_dampening() {
         model = optim.step(lr, model, g);
         let grad = [x[0] as f64, x[1] as f64, 1.0];
         for j in 0..3 {
-            buf[j] = if i == 0 { grad[j] } else { m * buf[j] + grad[j] };
+            buf[j] = if i == 0 {
+                grad[j]
+            } else {
+                m * buf[j] + grad[j]
+            };
             p[j] -= lr * buf[j];
         }
         assert_close(&weights(&model), &p);
@@ -110,9 +135,18 @@ fn optimizer_state_survives_a_byte_round_trip() {
 
 #[test]
 fn invalid_optimizer_settings_are_explained() {
-    let bad = OptimizerConfig::Sgd { momentum: 1.5, weight_decay: 0.0, nesterov: false };
+    let bad = OptimizerConfig::Sgd {
+        momentum: 1.5,
+        weight_decay: 0.0,
+        nesterov: false,
+    };
     assert!(bad.validate().unwrap_err().contains("momentum is 1.5"));
-    let bad = OptimizerConfig::Adam { beta1: 0.9, beta2: 0.999, epsilon: 0.0, weight_decay: 0.0 };
+    let bad = OptimizerConfig::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        epsilon: 0.0,
+        weight_decay: 0.0,
+    };
     assert!(bad.validate().unwrap_err().contains("epsilon"));
 }
 
@@ -134,7 +168,15 @@ impl Mlp {
         let mut out = Vec::new();
         for l in [&self.a, &self.b] {
             out.extend(l.weight.val().into_data().iter::<f32>().map(f64::from));
-            out.extend(l.bias.as_ref().unwrap().val().into_data().iter::<f32>().map(f64::from));
+            out.extend(
+                l.bias
+                    .as_ref()
+                    .unwrap()
+                    .val()
+                    .into_data()
+                    .iter::<f32>()
+                    .map(f64::from),
+            );
         }
         out
     }
@@ -144,11 +186,19 @@ impl Mlp {
 fn trajectories(mut ours: ModuleOptimizer, mut theirs: ModuleOptimizer) -> (Vec<f64>, Vec<f64>) {
     let device = device();
     device.seed(5);
-    let start = Mlp { a: LinearConfig::new(4, 8).init(&device), b: LinearConfig::new(8, 3).init(&device) };
+    let start = Mlp {
+        a: LinearConfig::new(4, 8).init(&device),
+        b: LinearConfig::new(8, 3).init(&device),
+    };
     let (mut a, mut b) = (start.clone(), start);
     for i in 0..10 {
         let x = Tensor::<2>::from_data(
-            TensorData::new((0..8).map(|k| ((i * 8 + k) as f32 * 0.37).sin()).collect::<Vec<f32>>(), [2, 4]),
+            TensorData::new(
+                (0..8)
+                    .map(|k| ((i * 8 + k) as f32 * 0.37).sin())
+                    .collect::<Vec<f32>>(),
+                [2, 4],
+            ),
             &device,
         );
         let ga = GradientsParams::from_grads(a.loss(x.clone()).backward(), &a);
@@ -166,11 +216,21 @@ fn with_constant_momentum_they_match_burns_own_optimizers() {
     use burn::optim::decay::WeightDecayConfig;
     use burn::optim::momentum::MomentumConfig;
     use burn::optim::{AdamConfig, AdamWConfig, SgdConfig};
-    let sgd_momentum = |nesterov| MomentumConfig { momentum: 0.9, dampening: 0.0, nesterov };
+    let sgd_momentum = |nesterov| MomentumConfig {
+        momentum: 0.9,
+        dampening: 0.0,
+        nesterov,
+    };
     let cases: Vec<(&str, ModuleOptimizer, ModuleOptimizer)> = vec![
         (
             "sgd",
-            OptimizerConfig::Sgd { momentum: 0.9, weight_decay: 0.01, nesterov: false }.init().0,
+            OptimizerConfig::Sgd {
+                momentum: 0.9,
+                weight_decay: 0.01,
+                nesterov: false,
+            }
+            .init()
+            .0,
             SgdConfig::new()
                 .with_momentum(Some(sgd_momentum(false)))
                 .with_weight_decay(Some(WeightDecayConfig { penalty: 0.01 }))
@@ -178,12 +238,27 @@ fn with_constant_momentum_they_match_burns_own_optimizers() {
         ),
         (
             "sgd nesterov",
-            OptimizerConfig::Sgd { momentum: 0.9, weight_decay: 0.0, nesterov: true }.init().0,
-            SgdConfig::new().with_momentum(Some(sgd_momentum(true))).init(),
+            OptimizerConfig::Sgd {
+                momentum: 0.9,
+                weight_decay: 0.0,
+                nesterov: true,
+            }
+            .init()
+            .0,
+            SgdConfig::new()
+                .with_momentum(Some(sgd_momentum(true)))
+                .init(),
         ),
         (
             "adam",
-            OptimizerConfig::Adam { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weight_decay: 0.01 }.init().0,
+            OptimizerConfig::Adam {
+                beta1: 0.9,
+                beta2: 0.999,
+                epsilon: 1e-7,
+                weight_decay: 0.01,
+            }
+            .init()
+            .0,
             AdamConfig::new()
                 .with_epsilon(1e-7)
                 .with_weight_decay(Some(WeightDecayConfig { penalty: 0.01 }))
@@ -192,16 +267,26 @@ fn with_constant_momentum_they_match_burns_own_optimizers() {
         (
             "adamw",
             OptimizerConfig::adamw().with_weight_decay(0.1).init().0,
-            AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(0.1).init(),
+            AdamWConfig::new()
+                .with_epsilon(1e-8)
+                .with_weight_decay(0.1)
+                .init(),
         ),
     ];
     for (name, ours, theirs) in cases {
         let (a, b) = trajectories(ours, theirs);
-        let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
         assert!(worst < 1e-6, "{name}: differs from burn's by {worst:e}");
         // And the comparison can fail: the weights did move.
         let start = trajectories(OptimizerConfig::sgd().init().0, SgdConfig::new().init()).1;
-        assert!(a.iter().zip(&start).any(|(x, y)| (x - y).abs() > 1e-4), "{name}: the weights moved");
+        assert!(
+            a.iter().zip(&start).any(|(x, y)| (x - y).abs() > 1e-4),
+            "{name}: the weights moved"
+        );
     }
 }
 
@@ -209,7 +294,13 @@ fn with_constant_momentum_they_match_burns_own_optimizers() {
 #[test]
 fn adamw_decays_the_weights_not_the_gradient() {
     let device = device();
-    let (mut optim, beta1) = OptimizerConfig::AdamW { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weight_decay: 0.5 }.init();
+    let (mut optim, beta1) = OptimizerConfig::AdamW {
+        beta1: 0.9,
+        beta2: 0.999,
+        epsilon: 1e-8,
+        weight_decay: 0.5,
+    }
+    .init();
     let mut model = layer(&device);
     let (b2, eps, wd, lr) = (0.999f64, 1e-8f64, 0.5f64, 0.01f64);
     let mut p = vec![0.5f64, -0.25, 0.1];

@@ -10,7 +10,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor, TensorData};
 use burn::train::{RegressionOutput, TrainOutput, TrainStep};
-use cyclr::range_test::{EarlyStop, HeldOut, RangePoint, RangeTestConfig, Ramp};
+use cyclr::range_test::{EarlyStop, HeldOut, Ramp, RangePoint, RangeTestConfig};
 use cyclr_burn::optim::OptimizerConfig;
 use cyclr_burn::range_test::{
     BurnTarget, RangeTest, RangeTestError, RangeTestProgress, RangeTestTarget, StepLoss,
@@ -33,7 +33,15 @@ impl TrainStep for Line {
     fn step(&self, item: Xy) -> TrainOutput<RegressionOutput> {
         let output = self.linear.forward(item.x);
         let loss = (output.clone() - item.y.clone()).square().mean();
-        TrainOutput::new(self, loss.backward(), RegressionOutput { loss, output, targets: item.y })
+        TrainOutput::new(
+            self,
+            loss.backward(),
+            RegressionOutput {
+                loss,
+                output,
+                targets: item.y,
+            },
+        )
     }
 }
 
@@ -48,7 +56,15 @@ fn xy(k: usize, device: &Device) -> Xy {
 
 fn values(m: &Line) -> Vec<f32> {
     let mut v: Vec<f32> = m.linear.weight.val().into_data().iter::<f32>().collect();
-    v.extend(m.linear.bias.as_ref().unwrap().val().into_data().iter::<f32>());
+    v.extend(
+        m.linear
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .iter::<f32>(),
+    );
     v
 }
 
@@ -64,10 +80,16 @@ fn step(model: Line, optim: &mut ModuleOptimizer, batch: Xy, lr: f64) -> Line {
 #[test]
 fn training_after_a_range_test_equals_training_without_one() {
     let device = Device::flex().autodiff();
-    for config in [OptimizerConfig::sgd(), OptimizerConfig::adam(), OptimizerConfig::adamw()] {
+    for config in [
+        OptimizerConfig::sgd(),
+        OptimizerConfig::adam(),
+        OptimizerConfig::adamw(),
+    ] {
         device.seed(11);
         let (mut optim, _) = config.init();
-        let mut model = Line { linear: LinearConfig::new(1, 1).init(&device) };
+        let mut model = Line {
+            linear: LinearConfig::new(1, 1).init(&device),
+        };
         for k in 0..3 {
             model = step(model, &mut optim, xy(k, &device), 0.01);
         }
@@ -75,20 +97,39 @@ fn training_after_a_range_test_equals_training_without_one() {
 
         let mut target = BurnTarget::new(model, optim);
         let ramp = RangeTestConfig::new(1e-4, 1.0, 30, Ramp::Exponential);
-        let outcome = RangeTest::new(ramp).run(&mut target, (0..).map(|k| xy(k, &device)), &mut ()).unwrap();
+        let outcome = RangeTest::new(ramp)
+            .run(&mut target, (0..).map(|k| xy(k, &device)), &mut ())
+            .unwrap();
         if outcome.early_stop.is_none() {
             assert_eq!(outcome.points.len(), 30);
         }
-        assert!(outcome.points.len() >= 10, "{} points", outcome.points.len());
-        assert!(outcome.points.iter().all(|p| p.accuracy.is_none()), "a regression has no accuracy");
+        assert!(
+            outcome.points.len() >= 10,
+            "{} points",
+            outcome.points.len()
+        );
+        assert!(
+            outcome.points.iter().all(|p| p.accuracy.is_none()),
+            "a regression has no accuracy"
+        );
 
         let (mut model, mut optim) = target.into_parts();
-        assert_eq!(values(&model), values(&control_model), "{}: the model is put back", config.name());
+        assert_eq!(
+            values(&model),
+            values(&control_model),
+            "{}: the model is put back",
+            config.name()
+        );
         for k in 10..15 {
             model = step(model, &mut optim, xy(k, &device), 0.02);
             control_model = step(control_model, &mut control_optim, xy(k, &device), 0.02);
         }
-        assert_eq!(values(&model), values(&control_model), "{}: the optimizer state is put back", config.name());
+        assert_eq!(
+            values(&model),
+            values(&control_model),
+            "{}: the optimizer state is put back",
+            config.name()
+        );
     }
 }
 
@@ -99,23 +140,51 @@ fn a_burn_model_s_curve_is_analysed() {
     let device = Device::flex().autodiff();
     device.seed(2);
     let (optim, _) = OptimizerConfig::sgd().init();
-    let mut target = BurnTarget::new(Line { linear: LinearConfig::new(1, 1).init(&device) }, optim);
-    let test = RangeTest::new(RangeTestConfig::new(1e-4, 10.0, 120, Ramp::Exponential)).with_iterations_per_epoch(12);
-    let outcome = test.run(&mut target, (0..).map(|k| xy(k % 12, &device)), &mut ()).unwrap();
+    let mut target = BurnTarget::new(
+        Line {
+            linear: LinearConfig::new(1, 1).init(&device),
+        },
+        optim,
+    );
+    let test = RangeTest::new(RangeTestConfig::new(1e-4, 10.0, 120, Ramp::Exponential))
+        .with_iterations_per_epoch(12);
+    let outcome = test
+        .run(&mut target, (0..).map(|k| xy(k % 12, &device)), &mut ())
+        .unwrap();
     let first = outcome.points[0].smoothed_loss;
-    let best = outcome.points.iter().map(|p| p.smoothed_loss).fold(f64::INFINITY, f64::min);
+    let best = outcome
+        .points
+        .iter()
+        .map(|p| p.smoothed_loss)
+        .fold(f64::INFINITY, f64::min);
     assert!(best < 0.2 * first, "loss {first} -> {best}");
-    assert!(matches!(outcome.early_stop, Some(EarlyStop::Diverged { .. } | EarlyStop::NotFinite { .. })), "10.0 diverges: {:?}", outcome.early_stop);
-    assert!(outcome.analysis.suggestions.iter().any(|s| s.rule == "steepest_descent"));
+    assert!(
+        matches!(
+            outcome.early_stop,
+            Some(EarlyStop::Diverged { .. } | EarlyStop::NotFinite { .. })
+        ),
+        "10.0 diverges: {:?}",
+        outcome.early_stop
+    );
+    assert!(
+        outcome
+            .analysis
+            .suggestions
+            .iter()
+            .any(|s| s.rule == "steepest_descent")
+    );
     assert_eq!(outcome.stepsize.as_ref().unwrap().suggested, 60);
     // Written from the outcome alone.
     let dir = tempfile::tempdir().unwrap();
     outcome.save(dir.path(), "line").unwrap();
     let csv = std::fs::read_to_string(dir.path().join("range_test.csv")).unwrap();
-    assert!(csv.starts_with("iteration,lr,loss,accuracy,smoothed_loss,smoothed_accuracy,test_accuracy,test_loss\n"));
+    assert!(csv.starts_with(
+        "iteration,lr,loss,accuracy,smoothed_loss,smoothed_accuracy,test_accuracy,test_loss\n"
+    ));
     assert_eq!(csv.lines().count(), outcome.points.len() + 1);
     let back: cyclr_burn::range_test::RangeTestOutcome =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("range_test.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("range_test.json")).unwrap())
+            .unwrap();
     assert_eq!(back, outcome);
 }
 
@@ -151,12 +220,18 @@ impl RangeTestTarget for Recording {
         self.state += 1;
         let loss = 2.0 - 0.001 * self.calls.len() as f64;
         self.calls.push((batches, lr));
-        Ok(StepLoss { loss, accuracy: Some(0.5) })
+        Ok(StepLoss {
+            loss,
+            accuracy: Some(0.5),
+        })
     }
 
     fn held_out(&mut self) -> Option<HeldOut> {
         self.held_out_calls.set(self.held_out_calls.get() + 1);
-        Some(HeldOut { accuracy: Some(0.4), loss: Some(1.5) })
+        Some(HeldOut {
+            accuracy: Some(0.4),
+            loss: Some(1.5),
+        })
     }
 }
 
@@ -164,49 +239,105 @@ impl RangeTestTarget for Recording {
 fn accumulation_and_held_out_measurements_follow_the_settings() {
     let ramp = RangeTestConfig::new(0.0, 0.1, 12, Ramp::Linear);
     let mut t = Recording::default();
-    let outcome = RangeTest::new(ramp.clone()).with_accumulation(3).with_eval_every(4).run(&mut t, 0u32.., &mut ()).unwrap();
+    let outcome = RangeTest::new(ramp.clone())
+        .with_accumulation(3)
+        .with_eval_every(4)
+        .run(&mut t, 0u32.., &mut ())
+        .unwrap();
     assert_eq!(t.calls.len(), 12);
     for (i, (batches, lr)) in t.calls.iter().enumerate() {
         let i32_ = i as u32;
-        assert_eq!(batches, &vec![3 * i32_, 3 * i32_ + 1, 3 * i32_ + 2], "update {i} gets the next 3 batches");
+        assert_eq!(
+            batches,
+            &vec![3 * i32_, 3 * i32_ + 1, 3 * i32_ + 2],
+            "update {i} gets the next 3 batches"
+        );
         assert_eq!(*lr, ramp.lr(i as u64), "the ramp is on the update count");
     }
     assert_eq!(t.held_out_calls.get(), 3);
-    let measured: Vec<u64> = outcome.points.iter().filter(|p| p.test_accuracy.is_some()).map(|p| p.iteration).collect();
+    let measured: Vec<u64> = outcome
+        .points
+        .iter()
+        .filter(|p| p.test_accuracy.is_some())
+        .map(|p| p.iteration)
+        .collect();
     assert_eq!(measured, vec![3, 7, 11]);
-    assert!(outcome.points.iter().filter(|p| p.test_loss.is_some()).count() == 3);
-    assert_eq!((t.state, t.restored.clone()), (0, vec![12]), "put back after 12 updates");
+    assert!(
+        outcome
+            .points
+            .iter()
+            .filter(|p| p.test_loss.is_some())
+            .count()
+            == 3
+    );
+    assert_eq!(
+        (t.state, t.restored.clone()),
+        (0, vec![12]),
+        "put back after 12 updates"
+    );
     assert_eq!(outcome.accumulation, 3);
 }
 
 #[test]
 fn running_out_of_batches_ends_early_and_says_why() {
     let mut t = Recording::default();
-    let test = RangeTest::new(RangeTestConfig::new(0.0, 0.1, 50, Ramp::Linear)).with_accumulation(2);
+    let test =
+        RangeTest::new(RangeTestConfig::new(0.0, 0.1, 50, Ramp::Linear)).with_accumulation(2);
     // 11 batches: 5 whole updates; the odd one is not trained on.
     let outcome = test.run(&mut t, 0u32..11, &mut ()).unwrap();
     assert_eq!(outcome.points.len(), 5);
-    assert_eq!(outcome.early_stop, Some(EarlyStop::OutOfData { iteration: 5 }));
-    assert!(outcome.early_stop.unwrap().describe().contains("cycles over epochs"));
+    assert_eq!(
+        outcome.early_stop,
+        Some(EarlyStop::OutOfData { iteration: 5 })
+    );
+    assert!(
+        outcome
+            .early_stop
+            .unwrap()
+            .describe()
+            .contains("cycles over epochs")
+    );
     assert_eq!(t.state, 0);
 }
 
 #[test]
 fn a_failing_step_or_batch_is_an_error_and_the_state_is_still_put_back() {
-    let mut t = Recording { fail_at: Some(4), ..Default::default() };
-    let err = RangeTest::new(RangeTestConfig::new(0.0, 0.1, 20, Ramp::Linear)).run(&mut t, 0u32.., &mut ()).unwrap_err();
-    assert!(matches!(err, RangeTestError::Step { iteration: 4, .. }), "{err}");
+    let mut t = Recording {
+        fail_at: Some(4),
+        ..Default::default()
+    };
+    let err = RangeTest::new(RangeTestConfig::new(0.0, 0.1, 20, Ramp::Linear))
+        .run(&mut t, 0u32.., &mut ())
+        .unwrap_err();
+    assert!(
+        matches!(err, RangeTestError::Step { iteration: 4, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("out of memory"));
     assert_eq!((t.state, t.restored.clone()), (0, vec![4]));
 
     let mut t = Recording::default();
-    let batches = (0u32..).map(|k| if k == 6 { Err("corrupt record 6") } else { Ok(k) });
-    let err = RangeTest::new(RangeTestConfig::new(0.0, 0.1, 20, Ramp::Linear)).run_fallible(&mut t, batches, &mut ()).unwrap_err();
-    assert!(matches!(err, RangeTestError::Data { iteration: 6, .. }) && err.to_string().contains("corrupt record 6"), "{err}");
+    let batches = (0u32..).map(|k| {
+        if k == 6 {
+            Err("corrupt record 6")
+        } else {
+            Ok(k)
+        }
+    });
+    let err = RangeTest::new(RangeTestConfig::new(0.0, 0.1, 20, Ramp::Linear))
+        .run_fallible(&mut t, batches, &mut ())
+        .unwrap_err();
+    assert!(
+        matches!(err, RangeTestError::Data { iteration: 6, .. })
+            && err.to_string().contains("corrupt record 6"),
+        "{err}"
+    );
     assert_eq!(t.state, 0);
 
     let bad = RangeTest::new(RangeTestConfig::new(0.0, 0.1, 20, Ramp::Linear)).with_accumulation(0);
-    let err = bad.run(&mut Recording::default(), 0u32.., &mut ()).unwrap_err();
+    let err = bad
+        .run(&mut Recording::default(), 0u32.., &mut ())
+        .unwrap_err();
     assert!(err.to_string().contains("accumulation is 0"), "{err}");
 }
 
@@ -232,10 +363,19 @@ impl RangeTestProgress for StopAfter {
 #[test]
 fn progress_hears_every_point_and_can_interrupt() {
     let mut t = Recording::default();
-    let mut p = StopAfter { seen: vec![], after: 7, messages: vec![] };
-    let outcome = RangeTest::new(RangeTestConfig::new(0.0, 0.1, 40, Ramp::Linear)).run(&mut t, 0u32.., &mut p).unwrap();
+    let mut p = StopAfter {
+        seen: vec![],
+        after: 7,
+        messages: vec![],
+    };
+    let outcome = RangeTest::new(RangeTestConfig::new(0.0, 0.1, 40, Ramp::Linear))
+        .run(&mut t, 0u32.., &mut p)
+        .unwrap();
     assert_eq!(p.seen, (0..7).collect::<Vec<_>>());
-    assert_eq!(outcome.early_stop, Some(EarlyStop::Interrupted { iteration: 7 }));
+    assert_eq!(
+        outcome.early_stop,
+        Some(EarlyStop::Interrupted { iteration: 7 })
+    );
     assert_eq!(p.messages, vec!["interrupted at iteration 7".to_string()]);
     assert_eq!(t.state, 0);
 }

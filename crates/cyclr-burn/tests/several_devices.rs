@@ -17,7 +17,13 @@ fn one_curve_under_every_strategy_that_runs_here() {
     let tmp = tempfile::tempdir().unwrap();
     let s = schedule();
     let d = Device::flex().autodiff();
-    let one = rates_under(ExecutionStrategy::SingleDevice(d.clone()), 1, &s, 2, &tmp.path().join("one"));
+    let one = rates_under(
+        ExecutionStrategy::SingleDevice(d.clone()),
+        1,
+        &s,
+        2,
+        &tmp.path().join("one"),
+    );
     let multi = rates_under(
         ExecutionStrategy::multi(vec![d.clone(), d], MultiDeviceOptim::OptimMainDevice),
         2,
@@ -25,11 +31,19 @@ fn one_curve_under_every_strategy_that_runs_here() {
         2,
         &tmp.path().join("multi"),
     );
-    let plan = |strategy| UpdatePlan::new(strategy, 1200, 50, 2).total_updates().unwrap() as usize;
+    let plan = |strategy| {
+        UpdatePlan::new(strategy, 1200, 50, 2)
+            .total_updates()
+            .unwrap() as usize
+    };
     assert_eq!(one.len(), plan(Strategy::SingleDevice));
     assert_eq!(multi.len(), plan(Strategy::MultiDevice { devices: 2 }));
     assert_eq!(multi.len() * 2, one.len(), "two devices: half the updates");
-    assert_eq!(multi[..], one[..multi.len()], "the same curve, update by update");
+    assert_eq!(
+        multi[..],
+        one[..multi.len()],
+        "the same curve, update by update"
+    );
     for (k, &lr) in one.iter().enumerate() {
         assert_eq!(lr, s.lr(k as u64));
     }

@@ -21,7 +21,8 @@ use burn::optim::{ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
 use burn::train::renderer::{
-    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation, MetricsRendererTraining,
+    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
+    MetricsRendererTraining,
 };
 use burn::train::{
     ExecutionStrategy, InferenceStep, Learner, MultiDeviceOptim, RegressionOutput,
@@ -63,7 +64,11 @@ impl Scale {
         let n = p.x.dims()[0];
         let out = p.x * self.w.val();
         let loss = (out.clone() - p.y.clone()).square().mean();
-        RegressionOutput { loss, output: out.reshape([n, 1]), targets: p.y.reshape([n, 1]) }
+        RegressionOutput {
+            loss,
+            output: out.reshape([n, 1]),
+            targets: p.y.reshape([n, 1]),
+        }
     }
 }
 
@@ -101,7 +106,10 @@ impl Optimizer for Recording {
         grad: Tensor<D>,
         state: Option<SgdState<D>>,
     ) -> (Tensor<D>, Option<SgdState<D>>) {
-        self.log.lock().unwrap().push((lr, self.inner.momentum.get()));
+        self.log
+            .lock()
+            .unwrap()
+            .push((lr, self.inner.momentum.get()));
         self.inner.step(lr, tensor, grad, state)
     }
 
@@ -145,27 +153,52 @@ const BATCH: usize = 8;
 const EPOCHS: usize = 3;
 
 fn schedule() -> Schedule {
-    ScheduleConfig::Triangular2(CyclicConfig::new(0.001, 0.02, 3).with_momentum(0.8, 0.95)).init().unwrap()
+    ScheduleConfig::Triangular2(CyclicConfig::new(0.001, 0.02, 3).with_momentum(0.8, 0.95))
+        .init()
+        .unwrap()
 }
 
 fn loader(device: &Device) -> Arc<dyn DataLoader<Pairs>> {
-    let items: Vec<(f32, f32)> = (0..ITEMS).map(|i| (i as f32 / ITEMS as f32, 2.0 * i as f32 / ITEMS as f32)).collect();
-    DataLoaderBuilder::new(PairBatcher).batch_size(BATCH).set_device(device.clone()).build(InMemDataset::new(items))
+    let items: Vec<(f32, f32)> = (0..ITEMS)
+        .map(|i| (i as f32 / ITEMS as f32, 2.0 * i as f32 / ITEMS as f32))
+        .collect();
+    DataLoaderBuilder::new(PairBatcher)
+        .batch_size(BATCH)
+        .set_device(device.clone())
+        .build(InMemDataset::new(items))
 }
 
 /// Trains under `strategy` (with `accumulation`), returns what the optimizer received, one
 /// entry per update (DDP workers share the optimizer: one entry per worker per update).
-fn received(strategy: Option<ExecutionStrategy>, accumulation: usize, devices: usize, dir: &Path) -> Vec<(f64, f64)> {
+fn received(
+    strategy: Option<ExecutionStrategy>,
+    accumulation: usize,
+    devices: usize,
+    dir: &Path,
+) -> Vec<(f64, f64)> {
     let device = Device::flex().autodiff();
     device.seed(1);
-    let model = Scale { w: Param::from_tensor(Tensor::from_data(TensorData::new(vec![0.5f32], [1]), &device)) };
+    let model = Scale {
+        w: Param::from_tensor(Tensor::from_data(
+            TensorData::new(vec![0.5f32], [1]),
+            &device,
+        )),
+    };
     let momentum = MomentumHandle::new(0.9);
     let log = Arc::new(Mutex::new(Vec::new()));
     let optim = ModuleOptimizer::from(Recording {
-        inner: Sgd { momentum: momentum.clone(), weight_decay: 0.0, nesterov: false },
+        inner: Sgd {
+            momentum: momentum.clone(),
+            weight_decay: 0.0,
+            nesterov: false,
+        },
         log: log.clone(),
     });
-    let learner = Learner::new(model, optim, CyclrScheduler::new(schedule()).with_momentum(momentum));
+    let learner = Learner::new(
+        model,
+        optim,
+        CyclrScheduler::new(schedule()).with_momentum(momentum),
+    );
     let mut training = SupervisedTraining::new(dir, loader(&device), loader(&device))
         .num_epochs(EPOCHS)
         .with_application_logger(None)
@@ -184,10 +217,18 @@ fn received(strategy: Option<ExecutionStrategy>, accumulation: usize, devices: u
 
 fn assert_follows(name: &str, got: &[(f64, f64)], plan: &UpdatePlan) {
     let s = schedule();
-    assert_eq!(got.len() as u64, plan.total_updates().unwrap(), "{name}: updates");
+    assert_eq!(
+        got.len() as u64,
+        plan.total_updates().unwrap(),
+        "{name}: updates"
+    );
     for (k, &(lr, m)) in got.iter().enumerate() {
         assert_eq!(lr, s.lr(k as u64), "{name}: lr at update {k}");
-        assert_eq!(m, s.momentum(k as u64).unwrap(), "{name}: momentum at update {k}");
+        assert_eq!(
+            m,
+            s.momentum(k as u64).unwrap(),
+            "{name}: momentum at update {k}"
+        );
     }
 }
 
@@ -195,7 +236,12 @@ fn assert_follows(name: &str, got: &[(f64, f64)], plan: &UpdatePlan) {
 fn one_device_and_gradient_accumulation() {
     let tmp = tempfile::tempdir().unwrap();
     let got = received(None, 1, 1, &tmp.path().join("single"));
-    let plan = UpdatePlan::new(Strategy::SingleDevice, ITEMS as u64, BATCH as u64, EPOCHS as u64);
+    let plan = UpdatePlan::new(
+        Strategy::SingleDevice,
+        ITEMS as u64,
+        BATCH as u64,
+        EPOCHS as u64,
+    );
     assert_eq!(plan.updates_per_epoch().unwrap(), 12);
     assert_follows("single device", &got, &plan);
 
@@ -212,8 +258,17 @@ fn multi_device_on_two_devices() {
     let d = Device::flex().autodiff();
     let strategy = ExecutionStrategy::multi(vec![d.clone(), d], MultiDeviceOptim::OptimMainDevice);
     let got = received(Some(strategy), 1, 1, tmp.path());
-    let plan = UpdatePlan::new(Strategy::MultiDevice { devices: 2 }, ITEMS as u64, BATCH as u64, EPOCHS as u64);
-    assert_eq!(plan.updates_per_epoch().unwrap(), 6, "two devices: half the updates per epoch");
+    let plan = UpdatePlan::new(
+        Strategy::MultiDevice { devices: 2 },
+        ITEMS as u64,
+        BATCH as u64,
+        EPOCHS as u64,
+    );
+    assert_eq!(
+        plan.updates_per_epoch().unwrap(),
+        6,
+        "two devices: half the updates per epoch"
+    );
     assert_follows("MultiDevice on 2 devices", &got, &plan);
 }
 
@@ -226,8 +281,18 @@ fn ddp_on_two_devices() {
     let config = burn::tensor::distributed::DistributedConfig {
         all_reduce_op: burn::tensor::distributed::ReduceOperation::Mean,
     };
-    let got = received(Some(ExecutionStrategy::ddp(devices, config)), 1, 2, tmp.path());
-    let plan = UpdatePlan::new(Strategy::Ddp { devices: 2 }, ITEMS as u64, BATCH as u64, EPOCHS as u64);
+    let got = received(
+        Some(ExecutionStrategy::ddp(devices, config)),
+        1,
+        2,
+        tmp.path(),
+    );
+    let plan = UpdatePlan::new(
+        Strategy::Ddp { devices: 2 },
+        ITEMS as u64,
+        BATCH as u64,
+        EPOCHS as u64,
+    );
     assert_follows("DDP on 2 devices", &got, &plan);
 }
 

@@ -7,25 +7,64 @@ use cyclr_burn::update_plan::{PlanError, Strategy, UpdatePlan};
 #[test]
 fn updates_per_epoch_follow_burns_split_and_accumulation() {
     let single = UpdatePlan::new(Strategy::SingleDevice, 50_000, 128, 10);
-    assert_eq!(single.updates_per_epoch().unwrap(), 391, "ceil(50000 / 128)");
-    assert_eq!(single.clone().with_accumulation(4).updates_per_epoch().unwrap(), 98, "the partial group still updates");
+    assert_eq!(
+        single.updates_per_epoch().unwrap(),
+        391,
+        "ceil(50000 / 128)"
+    );
+    assert_eq!(
+        single
+            .clone()
+            .with_accumulation(4)
+            .updates_per_epoch()
+            .unwrap(),
+        98,
+        "the partial group still updates"
+    );
     // MultiDevice: the last device takes the remainder and steps go on while it has batches.
     let multi = UpdatePlan::new(Strategy::MultiDevice { devices: 3 }, 1000, 10, 1);
-    assert_eq!(multi.updates_per_epoch().unwrap(), 34, "333, 333 and 334 items: 34 steps");
+    assert_eq!(
+        multi.updates_per_epoch().unwrap(),
+        34,
+        "333, 333 and 334 items: 34 steps"
+    );
     // DDP: every worker updates once per local batch.
     let ddp = UpdatePlan::new(Strategy::Ddp { devices: 4 }, 50_000, 100, 30);
     assert_eq!(ddp.updates_per_epoch().unwrap(), 125);
     assert_eq!(ddp.total_updates().unwrap(), 3750);
-    assert_eq!(ddp.clone().with_accumulation(2).updates_per_epoch().unwrap(), 63);
+    assert_eq!(
+        ddp.clone()
+            .with_accumulation(2)
+            .updates_per_epoch()
+            .unwrap(),
+        63
+    );
 }
 
 #[test]
 fn an_uneven_ddp_split_is_refused_with_the_fix() {
     // 1010 items on 2 devices with batches of 10: 505 and 505 items, 51 batches each: fine.
-    assert_eq!(UpdatePlan::new(Strategy::Ddp { devices: 2 }, 1010, 10, 1).updates_per_epoch().unwrap(), 51);
+    assert_eq!(
+        UpdatePlan::new(Strategy::Ddp { devices: 2 }, 1010, 10, 1)
+            .updates_per_epoch()
+            .unwrap(),
+        51
+    );
     // 1003 on 4: 250, 250, 250, 253 items: 25 and 26 batches: the workers would deadlock.
-    let err = UpdatePlan::new(Strategy::Ddp { devices: 4 }, 1003, 10, 1).updates_per_epoch().unwrap_err();
-    assert!(matches!(err, PlanError::UnevenSplit { first_updates: 25, last_updates: 26, .. }), "{err:?}");
+    let err = UpdatePlan::new(Strategy::Ddp { devices: 4 }, 1003, 10, 1)
+        .updates_per_epoch()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PlanError::UnevenSplit {
+                first_updates: 25,
+                last_updates: 26,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("drop the last 3"), "{err}");
 }
 
@@ -42,16 +81,41 @@ fn derived_lengths_and_the_overrun_check() {
     assert_eq!(fits.length(), Some(2000));
     two.check(&fits).unwrap();
     // Sized for one device: twice as long as this launch makes it.
-    let single = UpdatePlan::new(Strategy::SingleDevice, 10_000, 50, 20).one_cycle(0.1).unwrap();
+    let single = UpdatePlan::new(Strategy::SingleDevice, 10_000, 50, 20)
+        .one_cycle(0.1)
+        .unwrap();
     let err = two.check(&single).unwrap_err();
-    assert!(matches!(err, PlanError::EndsEarly { length: 4000, total: 2000, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            PlanError::EndsEarly {
+                length: 4000,
+                total: 2000,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("total_steps = 2000"), "{err}");
     // Sized for four: it would run past its end.
-    let four = UpdatePlan::new(Strategy::Ddp { devices: 4 }, 10_000, 50, 20).one_cycle(0.1).unwrap();
-    assert!(matches!(two.check(&four), Err(PlanError::Overrun { length: 1000, total: 2000, .. })));
+    let four = UpdatePlan::new(Strategy::Ddp { devices: 4 }, 10_000, 50, 20)
+        .one_cycle(0.1)
+        .unwrap();
+    assert!(matches!(
+        two.check(&four),
+        Err(PlanError::Overrun {
+            length: 1000,
+            total: 2000,
+            ..
+        })
+    ));
     // Cyclical schedules go on: any length fits.
-    two.check(&cyclr::Schedule::triangular(0.001, 0.01, 500).unwrap()).unwrap();
+    two.check(&cyclr::Schedule::triangular(0.001, 0.01, 500).unwrap())
+        .unwrap();
 
     let zero = UpdatePlan::new(Strategy::MultiDevice { devices: 0 }, 100, 10, 1);
-    assert_eq!(zero.updates_per_epoch().unwrap_err().to_string(), "devices is 0: give at least 1");
+    assert_eq!(
+        zero.updates_per_epoch().unwrap_err().to_string(),
+        "devices is 0: give at least 1"
+    );
 }

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Batch, IMAGE_BYTES, Split};
 use crate::engine::{Backend, Engine, EngineKind};
-use cyclr_burn::optim::OptimizerConfig;
 use crate::environment::Hardware;
+use cyclr_burn::optim::OptimizerConfig;
 
 /// Settings of a throughput benchmark.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,7 +41,14 @@ impl BenchConfig {
 
 impl Default for BenchConfig {
     fn default() -> Self {
-        Self { batch_size: 100, warmup: 10, iterations: 30, repeats: 5, backend: Backend::Flex, engine: EngineKind::Fused }
+        Self {
+            batch_size: 100,
+            warmup: 10,
+            iterations: 30,
+            repeats: 5,
+            backend: Backend::Flex,
+            engine: EngineKind::Fused,
+        }
     }
 }
 
@@ -74,7 +81,11 @@ fn median(v: &mut [f64]) -> f64 {
     if n == 0 {
         return f64::NAN;
     }
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 /// Deterministic pseudo-random pixels and labels (what the reference scripts use too:
@@ -103,14 +114,22 @@ pub fn peak_rss_mib() -> Option<f64> {
 
 /// Measures training and evaluation throughput on random data, and the schedule's cost;
 /// `progress` hears a line before each warm-up and repeat.
-pub fn run_bench(config: &BenchConfig, progress: &mut dyn FnMut(&str)) -> anyhow::Result<BenchResult> {
+pub fn run_bench(
+    config: &BenchConfig,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<BenchResult> {
     config.validate().map_err(anyhow::Error::msg)?;
     let device = config.backend.device().map_err(anyhow::Error::msg)?;
     let mut engine = Engine::new(&OptimizerConfig::adam(), 1, device, config.engine);
     let b = config.batch_size;
     let split = random_split(b * 8, 7);
     let batches: Vec<Batch> = (0..8)
-        .map(|k| crate::data::make_batch(&split, &((k * b) as u32..((k + 1) * b) as u32).collect::<Vec<_>>()))
+        .map(|k| {
+            crate::data::make_batch(
+                &split,
+                &((k * b) as u32..((k + 1) * b) as u32).collect::<Vec<_>>(),
+            )
+        })
         .collect();
 
     progress("training: warm-up");
@@ -139,8 +158,12 @@ pub fn run_bench(config: &BenchConfig, progress: &mut dyn FnMut(&str)) -> anyhow
     }
 
     // The schedule's share of a step: a cyclical LR with cyclical momentum.
-    let schedule = ScheduleConfig::ExpRange(CyclicConfig::new(0.001, 0.006, 2000).with_gamma(0.99994).with_momentum(0.85, 0.95))
-        .init()?;
+    let schedule = ScheduleConfig::ExpRange(
+        CyclicConfig::new(0.001, 0.006, 2000)
+            .with_gamma(0.99994)
+            .with_momentum(0.85, 0.95),
+    )
+    .init()?;
     let calls = 1_000_000u64;
     let t = Instant::now();
     let mut acc = 0.0;

@@ -217,14 +217,21 @@ impl Split {
         }
         let count = bytes.len() / RECORD_BYTES;
         if count != RECORDS_PER_FILE {
-            return Err(DataError::RecordCount { path: path.into(), count });
+            return Err(DataError::RecordCount {
+                path: path.into(),
+                count,
+            });
         }
         self.images.reserve(count * IMAGE_BYTES);
         self.labels.reserve(count);
         for (index, record) in bytes.chunks_exact(RECORD_BYTES).enumerate() {
             let label = record[0];
             if label as usize >= CLASS_NAMES.len() {
-                return Err(DataError::Label { path: path.into(), index, label });
+                return Err(DataError::Label {
+                    path: path.into(),
+                    index,
+                    label,
+                });
             }
             self.labels.push(label);
             self.images.extend_from_slice(&record[1..]);
@@ -239,13 +246,19 @@ impl Split {
             return Err(DataError::LimitZero { which });
         }
         if limit > self.len() {
-            return Err(DataError::LimitTooLarge { which, limit, available: self.len() });
+            return Err(DataError::LimitTooLarge {
+                which,
+                limit,
+                available: self.len(),
+            });
         }
         if limit == self.len() {
             return Ok(self.clone());
         }
         let k = CLASS_NAMES.len();
-        let quota: Vec<usize> = (0..k).map(|c| limit / k + usize::from(c < limit % k)).collect();
+        let quota: Vec<usize> = (0..k)
+            .map(|c| limit / k + usize::from(c < limit % k))
+            .collect();
         let mut taken = vec![0usize; k];
         let mut out = Split::default();
         for i in 0..self.len() {
@@ -318,13 +331,19 @@ impl Cifar10 {
         let read = |name: &str| -> Result<(PathBuf, Vec<u8>), DataError> {
             let p = dir.join(name);
             if !p.exists() {
-                return Err(DataError::Missing { path: dir.into(), member: name.into() });
+                return Err(DataError::Missing {
+                    path: dir.into(),
+                    member: name.into(),
+                });
             }
             let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
             if len > (RECORDS_PER_FILE * RECORD_BYTES) as u64 {
                 return Err(DataError::TooLarge { path: p });
             }
-            let bytes = std::fs::read(&p).map_err(|source| DataError::Io { path: p.clone(), source })?;
+            let bytes = std::fs::read(&p).map_err(|source| DataError::Io {
+                path: p.clone(),
+                source,
+            })?;
             Ok((p, bytes))
         };
         let (mut train, mut test) = (Split::default(), Split::default());
@@ -334,11 +353,18 @@ impl Cifar10 {
         }
         let (p, bytes) = read(TEST_FILE)?;
         test.push_file(&p, &bytes)?;
-        Ok(Cifar10 { train: Arc::new(train), test, source: PathBuf::new() })
+        Ok(Cifar10 {
+            train: Arc::new(train),
+            test,
+            source: PathBuf::new(),
+        })
     }
 
     fn load_archive(path: &Path) -> Result<Cifar10, DataError> {
-        let file = File::open(path).map_err(|source| DataError::Io { path: path.into(), source })?;
+        let file = File::open(path).map_err(|source| DataError::Io {
+            path: path.into(),
+            source,
+        })?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         if len == 0 {
             return Err(DataError::Empty { path: path.into() });
@@ -349,8 +375,14 @@ impl Cifar10 {
         if magic != [0x1f, 0x8b] {
             return Err(DataError::NotCifar { path: path.into() });
         }
-        let file = File::open(path).map_err(|source| DataError::Io { path: path.into(), source })?;
-        Self::read_archive(GzDecoder::new(BufReader::with_capacity(1 << 20, file)), path)
+        let file = File::open(path).map_err(|source| DataError::Io {
+            path: path.into(),
+            source,
+        })?;
+        Self::read_archive(
+            GzDecoder::new(BufReader::with_capacity(1 << 20, file)),
+            path,
+        )
     }
 
     /// Reads the binary layout from an uncompressed tar stream (`path` names it in errors).
@@ -366,7 +398,10 @@ impl Cifar10 {
             let mut entry = entry.map_err(archive_err)?;
             let member = entry.path().map_err(archive_err)?.into_owned();
             if member.components().any(|c| {
-                matches!(c, Component::ParentDir | Component::RootDir | Component::Prefix(_))
+                matches!(
+                    c,
+                    Component::ParentDir | Component::RootDir | Component::Prefix(_)
+                )
             }) {
                 return Err(DataError::UnsafePath {
                     path: path.into(),
@@ -388,25 +423,43 @@ impl Cifar10 {
                 // ask for terabytes. Read what is there, up to one file's worth and a byte.
                 let cap = (RECORDS_PER_FILE * RECORD_BYTES) as u64 + 1;
                 let mut bytes = Vec::new();
-                entry.by_ref().take(cap).read_to_end(&mut bytes).map_err(archive_err)?;
+                entry
+                    .by_ref()
+                    .take(cap)
+                    .read_to_end(&mut bytes)
+                    .map_err(archive_err)?;
                 if bytes.len() as u64 == cap {
-                    return Err(DataError::TooLarge { path: path.join(name) });
+                    return Err(DataError::TooLarge {
+                        path: path.join(name),
+                    });
                 }
                 members[slot] = Some(bytes);
             }
         }
         let (mut train, mut test) = (Split::default(), Split::default());
         for (slot, bytes) in members.into_iter().enumerate() {
-            let name = if slot < TRAIN_FILES.len() { TRAIN_FILES[slot] } else { TEST_FILE };
+            let name = if slot < TRAIN_FILES.len() {
+                TRAIN_FILES[slot]
+            } else {
+                TEST_FILE
+            };
             let bytes = bytes.ok_or_else(|| DataError::Missing {
                 path: path.into(),
                 member: format!("cifar-10-batches-bin/{name}"),
             })?;
             let label = path.join(name);
-            let split = if slot < TRAIN_FILES.len() { &mut train } else { &mut test };
+            let split = if slot < TRAIN_FILES.len() {
+                &mut train
+            } else {
+                &mut test
+            };
             split.push_file(&label, &bytes)?;
         }
-        Ok(Cifar10 { train: Arc::new(train), test, source: path.to_path_buf() })
+        Ok(Cifar10 {
+            train: Arc::new(train),
+            test,
+            source: path.to_path_buf(),
+        })
     }
 
     /// Class-balanced subsets of both splits (`None` keeps a split whole).
@@ -495,7 +548,10 @@ impl Prefetcher {
                 }
             })
             .expect("spawning a thread");
-        Self { rx, handle: Some(handle) }
+        Self {
+            rx,
+            handle: Some(handle),
+        }
     }
 }
 
@@ -519,9 +575,12 @@ impl Drop for Prefetcher {
 
 /// Where the shared test data sits relative to the workspace (for tests and benchmarks).
 pub fn shared_archive() -> PathBuf {
-    std::env::var_os("CYCLR_TEST_DATA").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/cifar-10-binary.tar.gz")
-    })
+    std::env::var_os("CYCLR_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/data/cifar-10-binary.tar.gz")
+        })
 }
 
 /// Writes a full dataset (50,000 training and 10,000 test images) in the official binary

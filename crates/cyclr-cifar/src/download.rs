@@ -144,7 +144,10 @@ fn fetch(
         message: e.to_string(),
     };
     if let Some(dir) = partial.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| DownloadError::Io { path: dir.into(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| DownloadError::Io {
+            path: dir.into(),
+            source,
+        })?;
     }
     let agent = ureq::Agent::new_with_config(
         ureq::Agent::config_builder()
@@ -158,7 +161,10 @@ fn fetch(
     let mut response = agent.get(&spec.url).call().map_err(http)?;
     let total = response.body().content_length().or(spec.size);
     let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
-    let io_err = |source| DownloadError::Io { path: partial.into(), source };
+    let io_err = |source| DownloadError::Io {
+        path: partial.into(),
+        source,
+    };
     let mut file = File::create(partial).map_err(io_err)?;
     let mut hasher = Md5::new();
     let mut buf = vec![0u8; 1 << 16];

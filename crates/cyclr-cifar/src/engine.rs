@@ -85,11 +85,21 @@ impl Engine {
         match kind {
             EngineKind::Burn => {
                 let (optim, momentum) = optimizer.init();
-                Self { momentum, inner: Inner::Burn(Box::new(BurnParts { model, optim, device })) }
+                Self {
+                    momentum,
+                    inner: Inner::Burn(Box::new(BurnParts {
+                        model,
+                        optim,
+                        device,
+                    })),
+                }
             }
             EngineKind::Fused => {
                 let fused = FusedCnn::from_model(&model, optimizer);
-                Self { momentum: fused.momentum.clone(), inner: Inner::Fused(Box::new(fused)) }
+                Self {
+                    momentum: fused.momentum.clone(),
+                    inner: Inner::Fused(Box::new(fused)),
+                }
             }
         }
     }
@@ -104,10 +114,18 @@ impl Engine {
         match &mut self.inner {
             Inner::Fused(f) => f.train_batch(batch, lr, None),
             Inner::Burn(b) => {
-                let BurnParts { model, optim, device } = &mut **b;
+                let BurnParts {
+                    model,
+                    optim,
+                    device,
+                } = &mut **b;
                 let n = batch.len();
-                let images = Tensor::from_data(TensorData::new(batch.images.clone(), [n, 3, 32, 32]), &*device);
-                let labels = Tensor::from_data(TensorData::new(batch.labels.clone(), [n]), &*device);
+                let images = Tensor::from_data(
+                    TensorData::new(batch.images.clone(), [n, 3, 32, 32]),
+                    &*device,
+                );
+                let labels =
+                    Tensor::from_data(TensorData::new(batch.labels.clone(), [n]), &*device);
                 let (loss, logits) = model.forward_loss(images, labels);
                 let loss_value = loss.clone().into_scalar::<f32>() as f64;
                 let correct = count_correct(logits.into_data(), &batch.labels);
@@ -115,7 +133,11 @@ impl Engine {
                     let grads = GradientsParams::from_grads(loss.backward(), &*model);
                     *model = optim.step(lr, model.clone(), grads);
                 }
-                BatchResult { loss: loss_value, correct, size: n }
+                BatchResult {
+                    loss: loss_value,
+                    correct,
+                    size: n,
+                }
             }
         }
     }
@@ -163,7 +185,10 @@ impl Engine {
             Inner::Burn(b) => {
                 let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model_bytes))?;
                 b.model = b.model.clone().try_load_record(record)?;
-                b.optim = b.optim.clone().from_bytes(Bytes::from_bytes_vec(optim_bytes))?;
+                b.optim = b
+                    .optim
+                    .clone()
+                    .from_bytes(Bytes::from_bytes_vec(optim_bytes))?;
                 Ok(())
             }
         }
@@ -187,7 +212,10 @@ fn count_correct(logits: TensorData, labels: &[i64]) -> usize {
             let best = row
                 .iter()
                 .enumerate()
-                .fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |b, (i, &v)| if v > b.1 { (i, v) } else { b },
+                );
             best.0 as i64 == **label
         })
         .count()

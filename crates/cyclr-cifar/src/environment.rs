@@ -41,7 +41,6 @@ pub struct Hardware {
     pub engine: String,
 }
 
-
 impl Hardware {
     /// The hardware of this process, running `backend` with `engine`.
     pub fn current(backend: Backend, engine: EngineKind) -> Self {
@@ -72,7 +71,10 @@ impl Hardware {
         } else {
             "cyclr's fused CPU kernels".to_string()
         };
-        format!("{} ({} logical cores, {} threads), {}, {engine}", self.cpu, self.logical_cores, self.threads, self.os)
+        format!(
+            "{} ({} logical cores, {} threads), {}, {engine}",
+            self.cpu, self.logical_cores, self.threads, self.os
+        )
     }
 }
 

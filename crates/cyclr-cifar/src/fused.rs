@@ -50,7 +50,18 @@ struct Slot {
 }
 
 const fn slots() -> [Slot; 10] {
-    let lens = [C1 * K1, C1, C2 * K2, C2, C3 * K3, C3, FLAT * HID, HID, HID * OUT, OUT];
+    let lens = [
+        C1 * K1,
+        C1,
+        C2 * K2,
+        C2,
+        C3 * K3,
+        C3,
+        FLAT * HID,
+        HID,
+        HID * OUT,
+        OUT,
+    ];
     let mut out = [Slot { at: 0, len: 0 }; 10];
     let mut at = 0;
     let mut i = 0;
@@ -180,18 +191,31 @@ fn pool_bias_relu<const C: usize, const O: usize>(a: &[f32], bias: &[f32], out: 
 /// The backward of [`pool_bias_relu`]: each pooled gradient goes to its window's first
 /// maximum (burn's order: row by row) when the output was positive (ReLU's mask); the bias
 /// gradient is their sum per channel. Everything else in `da` is zero.
-fn unpool<const C: usize, const O: usize>(dp: &[f32], pooled: &[f32], a: &[f32], da: &mut [f32], dbias: &mut [f32]) {
+fn unpool<const C: usize, const O: usize>(
+    dp: &[f32],
+    pooled: &[f32],
+    a: &[f32],
+    da: &mut [f32],
+    dbias: &mut [f32],
+) {
     let q = O / 2;
     da[..O * O * C].fill(0.0);
     for i in 0..q {
         for j in 0..q {
-            let pos = [(2 * i) * O + 2 * j, (2 * i) * O + 2 * j + 1, (2 * i + 1) * O + 2 * j, (2 * i + 1) * O + 2 * j + 1];
+            let pos = [
+                (2 * i) * O + 2 * j,
+                (2 * i) * O + 2 * j + 1,
+                (2 * i + 1) * O + 2 * j,
+                (2 * i + 1) * O + 2 * j + 1,
+            ];
             let k = (i * q + j) * C;
             for c in 0..C {
                 if pooled[k + c] <= 0.0 {
                     continue;
                 }
-                let m = pos.iter().fold(f32::NEG_INFINITY, |m, &w| m.max(a[w * C + c]));
+                let m = pos
+                    .iter()
+                    .fold(f32::NEG_INFINITY, |m, &w| m.max(a[w * C + c]));
                 if let Some(&w) = pos.iter().find(|&&w| a[w * C + c] == m) {
                     da[w * C + c] = dp[k + c];
                     dbias[c] += dp[k + c];
@@ -308,21 +332,57 @@ fn conv_forward(wp: &[f32], images: &[f32], st: &mut GroupState, out: &mut [f32]
         }
         im2row::<C0, S0>(xi, &mut st.rows1[i * N1 * K1..]);
     }
-    mm(n * N1, C1, K1, &mut st.a1, C1, false, &st.rows1, (K1, 1), &wp[W1.at..], (1, K1));
+    mm(
+        n * N1,
+        C1,
+        K1,
+        &mut st.a1,
+        C1,
+        false,
+        &st.rows1,
+        (K1, 1),
+        &wp[W1.at..],
+        (1, K1),
+    );
     for i in 0..n {
         let p1 = &mut st.p1[i * Q1 * Q1 * C1..][..Q1 * Q1 * C1];
         pool_bias_relu::<C1, S1>(&st.a1[i * N1 * C1..], &wp[B1.at..B1.at + C1], p1);
         im2row::<C1, Q1>(p1, &mut st.rows2[i * N2 * K2..]);
     }
-    mm(n * N2, C2, K2, &mut st.a2, C2, false, &st.rows2, (K2, 1), &wp[W2.at..], (1, K2));
+    mm(
+        n * N2,
+        C2,
+        K2,
+        &mut st.a2,
+        C2,
+        false,
+        &st.rows2,
+        (K2, 1),
+        &wp[W2.at..],
+        (1, K2),
+    );
     for i in 0..n {
         let p2 = &mut st.p2[i * Q2 * Q2 * C2..][..Q2 * Q2 * C2];
         pool_bias_relu::<C2, S2>(&st.a2[i * N2 * C2..], &wp[B2.at..B2.at + C2], p2);
         im2row::<C2, Q2>(p2, &mut st.rows3[i * N3 * K3..]);
     }
-    mm(n * N3, C3, K3, &mut st.a3, C3, false, &st.rows3, (K3, 1), &wp[W3.at..], (1, K3));
+    mm(
+        n * N3,
+        C3,
+        K3,
+        &mut st.a3,
+        C3,
+        false,
+        &st.rows3,
+        (K3, 1),
+        &wp[W3.at..],
+        (1, K3),
+    );
     for i in 0..n {
-        let (a3, o) = (&st.a3[i * N3 * C3..][..N3 * C3], &mut out[i * FLAT..][..FLAT]);
+        let (a3, o) = (
+            &st.a3[i * N3 * C3..][..N3 * C3],
+            &mut out[i * FLAT..][..FLAT],
+        );
         for pos in 0..N3 {
             for c in 0..C3 {
                 o[c * N3 + pos] = (a3[pos * C3 + c] + wp[B3.at + c]).max(0.0);
@@ -337,7 +397,10 @@ fn conv_backward(wp: &[f32], st: &GroupState, da3: &[f32], sc: &mut Scratch) {
     let n = st.len;
     let g = &mut sc.grads;
     for i in 0..n {
-        let (src, dst) = (&da3[i * FLAT..][..FLAT], &mut sc.da3[i * N3 * C3..][..N3 * C3]);
+        let (src, dst) = (
+            &da3[i * FLAT..][..FLAT],
+            &mut sc.da3[i * N3 * C3..][..N3 * C3],
+        );
         for pos in 0..N3 {
             for c in 0..C3 {
                 let v = src[c * N3 + pos];
@@ -346,21 +409,88 @@ fn conv_backward(wp: &[f32], st: &GroupState, da3: &[f32], sc: &mut Scratch) {
             }
         }
     }
-    mm(C3, K3, n * N3, &mut g[W3.at..], K3, true, &sc.da3, (1, C3), &st.rows3, (K3, 1));
-    mm(n * N3, K3, C3, &mut sc.drows3, K3, false, &sc.da3, (C3, 1), &wp[W3.at..], (K3, 1));
+    mm(
+        C3,
+        K3,
+        n * N3,
+        &mut g[W3.at..],
+        K3,
+        true,
+        &sc.da3,
+        (1, C3),
+        &st.rows3,
+        (K3, 1),
+    );
+    mm(
+        n * N3,
+        K3,
+        C3,
+        &mut sc.drows3,
+        K3,
+        false,
+        &sc.da3,
+        (C3, 1),
+        &wp[W3.at..],
+        (K3, 1),
+    );
     for i in 0..n {
         row2im::<C2, Q2>(&sc.drows3[i * N3 * K3..], &mut sc.dp2);
         let (p2, a2) = (&st.p2[i * Q2 * Q2 * C2..], &st.a2[i * N2 * C2..]);
-        unpool::<C2, S2>(&sc.dp2, p2, a2, &mut sc.da2[i * N2 * C2..], &mut g[B2.at..B2.at + C2]);
+        unpool::<C2, S2>(
+            &sc.dp2,
+            p2,
+            a2,
+            &mut sc.da2[i * N2 * C2..],
+            &mut g[B2.at..B2.at + C2],
+        );
     }
-    mm(C2, K2, n * N2, &mut g[W2.at..], K2, true, &sc.da2, (1, C2), &st.rows2, (K2, 1));
-    mm(n * N2, K2, C2, &mut sc.drows2, K2, false, &sc.da2, (C2, 1), &wp[W2.at..], (K2, 1));
+    mm(
+        C2,
+        K2,
+        n * N2,
+        &mut g[W2.at..],
+        K2,
+        true,
+        &sc.da2,
+        (1, C2),
+        &st.rows2,
+        (K2, 1),
+    );
+    mm(
+        n * N2,
+        K2,
+        C2,
+        &mut sc.drows2,
+        K2,
+        false,
+        &sc.da2,
+        (C2, 1),
+        &wp[W2.at..],
+        (K2, 1),
+    );
     for i in 0..n {
         row2im::<C1, Q1>(&sc.drows2[i * N2 * K2..], &mut sc.dp1);
         let (p1, a1) = (&st.p1[i * Q1 * Q1 * C1..], &st.a1[i * N1 * C1..]);
-        unpool::<C1, S1>(&sc.dp1, p1, a1, &mut sc.da1[i * N1 * C1..], &mut g[B1.at..B1.at + C1]);
+        unpool::<C1, S1>(
+            &sc.dp1,
+            p1,
+            a1,
+            &mut sc.da1[i * N1 * C1..],
+            &mut g[B1.at..B1.at + C1],
+        );
     }
-    mm(C1, K1, n * N1, &mut g[W1.at..], K1, true, &sc.da1, (1, C1), &st.rows1, (K1, 1));
+    mm(
+        C1,
+        K1,
+        n * N1,
+        &mut g[W1.at..],
+        K1,
+        true,
+        &sc.da1,
+        (1, C1),
+        &st.rows1,
+        (K1, 1),
+    );
 }
 
 /// Mean cross-entropy of `logits [b x 10]`, correct predictions, and (when asked) the
@@ -413,7 +543,6 @@ fn to_vec(t: Tensor<1>) -> Vec<f32> {
     t.into_data().try_into_vec_as::<f32>().unwrap_or_default()
 }
 
-
 impl FusedCnn {
     /// Takes the weights of a burn model (so initialisation and records are burn's).
     pub fn from_model(model: &ReferenceCnn, optimizer: &OptimizerConfig) -> Self {
@@ -427,7 +556,11 @@ impl FusedCnn {
             params.extend(flat(fc.weight.val().flatten::<1>(0, 1)));
             params.extend(flat(fc.bias.as_ref().expect("linear bias").val()));
         }
-        assert_eq!(params.len(), NUM_PARAMS, "the reference CNN's parameter count");
+        assert_eq!(
+            params.len(),
+            NUM_PARAMS,
+            "the reference CNN's parameter count"
+        );
         let state = match optimizer {
             OptimizerConfig::Adam { .. } | OptimizerConfig::AdamW { .. } => OptimState::Adam {
                 step: 0,
@@ -450,12 +583,23 @@ impl FusedCnn {
     pub fn to_model(&self, device: &Device) -> ReferenceCnn {
         let data = |s: Slot| self.params[s.at..s.at + s.len].to_vec();
         let conv = |w: Slot, co: usize, ci: usize| {
-            Param::from_tensor(Tensor::<4>::from_data(TensorData::new(data(w), [co, ci, 3, 3]), device))
+            Param::from_tensor(Tensor::<4>::from_data(
+                TensorData::new(data(w), [co, ci, 3, 3]),
+                device,
+            ))
         };
         let dense = |w: Slot, i: usize, o: usize| {
-            Param::from_tensor(Tensor::<2>::from_data(TensorData::new(data(w), [i, o]), device))
+            Param::from_tensor(Tensor::<2>::from_data(
+                TensorData::new(data(w), [i, o]),
+                device,
+            ))
         };
-        let bias = |b: Slot| Some(Param::from_tensor(Tensor::<1>::from_data(TensorData::new(data(b), [b.len]), device)));
+        let bias = |b: Slot| {
+            Some(Param::from_tensor(Tensor::<1>::from_data(
+                TensorData::new(data(b), [b.len]),
+                device,
+            )))
+        };
         let mut m = ReferenceCnn::new(device);
         m.conv1.weight = conv(W1, C1, C0);
         m.conv1.bias = bias(B1);
@@ -509,7 +653,12 @@ impl FusedCnn {
     }
 
     /// Loss, correct count and (when `grads` is given) the mean gradient of a batch.
-    fn forward_backward(&mut self, images: &[f32], labels: &[i64], grads: Option<&mut Vec<f32>>) -> (f64, usize) {
+    fn forward_backward(
+        &mut self,
+        images: &[f32],
+        labels: &[i64],
+        grads: Option<&mut Vec<f32>>,
+    ) -> (f64, usize) {
         let b = labels.len();
         let threads = rayon::current_num_threads().max(1);
         let (plan, per_thread) = Self::plan(b, threads);
@@ -556,10 +705,32 @@ impl FusedCnn {
 
         // The dense layers on the whole batch.
         let mut h = vec![0.0f32; b * HID];
-        mm(b, HID, FLAT, &mut h, HID, false, &a3, (FLAT, 1), &p[F1.at..], (HID, 1));
+        mm(
+            b,
+            HID,
+            FLAT,
+            &mut h,
+            HID,
+            false,
+            &a3,
+            (FLAT, 1),
+            &p[F1.at..],
+            (HID, 1),
+        );
         bias_relu_rows(&mut h, &p[G1.at..G1.at + HID]);
         let mut logits = vec![0.0f32; b * OUT];
-        mm(b, OUT, HID, &mut logits, OUT, false, &h, (HID, 1), &p[F2.at..], (OUT, 1));
+        mm(
+            b,
+            OUT,
+            HID,
+            &mut logits,
+            OUT,
+            false,
+            &h,
+            (HID, 1),
+            &p[F2.at..],
+            (OUT, 1),
+        );
         for row in logits.chunks_exact_mut(OUT) {
             for (v, bias) in row.iter_mut().zip(&p[G2.at..G2.at + OUT]) {
                 *v += bias;
@@ -575,19 +746,63 @@ impl FusedCnn {
         }
         g.clear();
         g.resize(NUM_PARAMS, 0.0);
-        mm(HID, OUT, b, &mut g[F2.at..], OUT, false, &h, (1, HID), &dlogits, (OUT, 1));
+        mm(
+            HID,
+            OUT,
+            b,
+            &mut g[F2.at..],
+            OUT,
+            false,
+            &h,
+            (1, HID),
+            &dlogits,
+            (OUT, 1),
+        );
         col_sums(&dlogits, OUT, &mut g[G2.at..G2.at + OUT]);
         let mut dh = vec![0.0f32; b * HID];
-        mm(b, HID, OUT, &mut dh, HID, false, &dlogits, (OUT, 1), &p[F2.at..], (1, OUT));
+        mm(
+            b,
+            HID,
+            OUT,
+            &mut dh,
+            HID,
+            false,
+            &dlogits,
+            (OUT, 1),
+            &p[F2.at..],
+            (1, OUT),
+        );
         for (d, &v) in dh.iter_mut().zip(&h) {
             if v <= 0.0 {
                 *d = 0.0;
             }
         }
-        mm(FLAT, HID, b, &mut g[F1.at..], HID, false, &a3, (1, FLAT), &dh, (HID, 1));
+        mm(
+            FLAT,
+            HID,
+            b,
+            &mut g[F1.at..],
+            HID,
+            false,
+            &a3,
+            (1, FLAT),
+            &dh,
+            (HID, 1),
+        );
         col_sums(&dh, HID, &mut g[G1.at..G1.at + HID]);
         let mut da3 = vec![0.0f32; b * FLAT];
-        mm(b, FLAT, HID, &mut da3, FLAT, false, &dh, (HID, 1), &p[F1.at..], (1, HID));
+        mm(
+            b,
+            FLAT,
+            HID,
+            &mut da3,
+            FLAT,
+            false,
+            &dh,
+            (HID, 1),
+            &p[F1.at..],
+            (1, HID),
+        );
         for (d, &v) in da3.iter_mut().zip(&a3) {
             if v <= 0.0 {
                 *d = 0.0;
@@ -632,7 +847,11 @@ impl FusedCnn {
         if loss.is_finite() {
             self.apply(&grads, lr);
         }
-        BatchResult { loss, correct, size: batch.len() }
+        BatchResult {
+            loss,
+            correct,
+            size: batch.len(),
+        }
     }
 
     /// The same update as [`cyclr_burn::optim::Adam`] (AdamW when decoupled) and
@@ -640,13 +859,24 @@ impl FusedCnn {
     fn apply(&mut self, grads: &[f32], lr: f64) {
         let momentum = self.momentum.get() as f32;
         let adam = match self.optimizer {
-            OptimizerConfig::Adam { beta2, epsilon, weight_decay, .. } => Some((beta2, epsilon, weight_decay, false)),
-            OptimizerConfig::AdamW { beta2, epsilon, weight_decay, .. } => Some((beta2, epsilon, weight_decay, true)),
+            OptimizerConfig::Adam {
+                beta2,
+                epsilon,
+                weight_decay,
+                ..
+            } => Some((beta2, epsilon, weight_decay, false)),
+            OptimizerConfig::AdamW {
+                beta2,
+                epsilon,
+                weight_decay,
+                ..
+            } => Some((beta2, epsilon, weight_decay, true)),
             _ => None,
         };
         match (&self.optimizer, &mut self.state) {
             (_, OptimState::Adam { step, m, v }) => {
-                let (beta2, epsilon, weight_decay, decoupled) = adam.expect("Adam state with an Adam optimizer");
+                let (beta2, epsilon, weight_decay, decoupled) =
+                    adam.expect("Adam state with an Adam optimizer");
                 *step += 1;
                 let (b1, b2) = (momentum, beta2 as f32);
                 // AdamW decays the weights instead of adding to the gradient.
@@ -660,7 +890,13 @@ impl FusedCnn {
                 let bc2_sqrt = (1.0 - (b2 as f64).powi(t)).sqrt();
                 let step_size = (lr * bc2_sqrt / bc1) as f32;
                 let eps = epsilon as f32 * bc2_sqrt as f32;
-                for (((p, &g), m), v) in self.params.iter_mut().zip(grads).zip(m.iter_mut()).zip(v.iter_mut()) {
+                for (((p, &g), m), v) in self
+                    .params
+                    .iter_mut()
+                    .zip(grads)
+                    .zip(m.iter_mut())
+                    .zip(v.iter_mut())
+                {
                     let g = if wd != 0.0 { g + *p * wd } else { g };
                     *m = *m * b1 + g * (1.0 - b1);
                     *v = *v * b2 + g * g * (1.0 - b2);
@@ -670,7 +906,14 @@ impl FusedCnn {
                     *p -= *m / (v.sqrt() + eps) * step_size;
                 }
             }
-            (OptimizerConfig::Sgd { weight_decay, nesterov, .. }, OptimState::Sgd { buffer }) => {
+            (
+                OptimizerConfig::Sgd {
+                    weight_decay,
+                    nesterov,
+                    ..
+                },
+                OptimState::Sgd { buffer },
+            ) => {
                 let wd = *weight_decay as f32;
                 let lr = lr as f32;
                 let first = buffer.is_none();
@@ -697,7 +940,10 @@ impl FusedCnn {
             correct += c;
         }
         let n = split.len().max(1) as f64;
-        Evaluation { loss: loss / n, accuracy: correct as f64 / n }
+        Evaluation {
+            loss: loss / n,
+            accuracy: correct as f64 / n,
+        }
     }
 
     /// Loss and gradient of one batch, without updating (for tests).
@@ -709,9 +955,16 @@ impl FusedCnn {
 
     /// The model as a burn record, and the optimizer state in this engine's format.
     pub fn save(&self) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
-        let model = self.to_model(&Device::flex()).into_record().into_bytes()?.to_vec();
+        let model = self
+            .to_model(&Device::flex())
+            .into_record()
+            .into_bytes()?
+            .to_vec();
         let mut optim = OPTIM_MAGIC.to_vec();
-        let floats = |out: &mut Vec<u8>, v: &[f32]| v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+        let floats = |out: &mut Vec<u8>, v: &[f32]| {
+            v.iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes()))
+        };
         match &self.state {
             OptimState::Adam { step, m, v } => {
                 optim.push(0);
@@ -742,10 +995,18 @@ impl FusedCnn {
         let state = match (r.byte()?, &self.optimizer) {
             (0, OptimizerConfig::Adam { .. } | OptimizerConfig::AdamW { .. }) => {
                 let step = u64::from_le_bytes(r.take(8).ok_or_else(Reader::bad)?.try_into()?);
-                OptimState::Adam { step, m: r.floats(NUM_PARAMS)?, v: r.floats(NUM_PARAMS)? }
+                OptimState::Adam {
+                    step,
+                    m: r.floats(NUM_PARAMS)?,
+                    v: r.floats(NUM_PARAMS)?,
+                }
             }
             (1, OptimizerConfig::Sgd { .. }) => {
-                let buffer = if r.byte()? == 1 { Some(r.floats(NUM_PARAMS)?) } else { None };
+                let buffer = if r.byte()? == 1 {
+                    Some(r.floats(NUM_PARAMS)?)
+                } else {
+                    None
+                };
                 OptimState::Sgd { buffer }
             }
             _ => return Err(Reader::bad()),
@@ -776,7 +1037,10 @@ impl<'a> Reader<'a> {
 
     fn floats(&mut self, n: usize) -> anyhow::Result<Vec<f32>> {
         let bytes = self.take(4 * n).ok_or_else(Self::bad)?;
-        Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
     }
 }
 

@@ -54,7 +54,11 @@ impl ReferenceCnn {
     }
 
     /// Mean cross-entropy from logits, and the logits.
-    pub fn forward_loss(&self, images: Tensor<4>, labels: Tensor<1, Int>) -> (Tensor<1>, Tensor<2>) {
+    pub fn forward_loss(
+        &self,
+        images: Tensor<4>,
+        labels: Tensor<1, Int>,
+    ) -> (Tensor<1>, Tensor<2>) {
         let logits = self.forward(images);
         let loss = CrossEntropyLossConfig::new()
             .init(&logits.device())

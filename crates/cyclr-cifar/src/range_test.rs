@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use cyclr::range_test::{HeldOut, RangePoint, RangeTestConfig, Ramp};
+use cyclr::range_test::{HeldOut, Ramp, RangePoint, RangeTestConfig};
 use cyclr_burn::optim::OptimizerConfig;
 use cyclr_burn::range_test::{
     RangeTest, RangeTestError, RangeTestOutcome, RangeTestProgress, RangeTestTarget, StepLoss,
@@ -56,7 +56,8 @@ impl RangeTestSettings {
     }
 
     fn driver(&self, iterations_per_epoch: u64) -> RangeTest {
-        let mut test = RangeTest::new(self.ramp.clone()).with_iterations_per_epoch(iterations_per_epoch.max(1));
+        let mut test = RangeTest::new(self.ramp.clone())
+            .with_iterations_per_epoch(iterations_per_epoch.max(1));
         if let Some(k) = self.eval_every {
             test = test.with_eval_every(k);
         }
@@ -83,16 +84,26 @@ pub struct RangeTestResult {
 impl RangeTestResult {
     /// Reads a `range_test.json` written by `cyclr range-test`.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| {
-            format!("{} is not a range_test.json written by `cyclr range-test`", path.display())
+            format!(
+                "{} is not a range_test.json written by `cyclr range-test`",
+                path.display()
+            )
         })
     }
 
     /// The paper's middle stepsize (5 epochs of iterations) for the data it ran on.
     pub fn suggested_stepsize(&self) -> u64 {
         self.outcome.stepsize.as_ref().map_or_else(
-            || 5 * self.data.train_images.div_ceil(self.settings.batch_size.max(1)).max(1) as u64,
+            || {
+                5 * self
+                    .data
+                    .train_images
+                    .div_ceil(self.settings.batch_size.max(1))
+                    .max(1) as u64
+            },
             |s| s.suggested,
         )
     }
@@ -122,25 +133,34 @@ impl RangeTestTarget for EngineTarget<'_> {
     type Snapshot = (Vec<u8>, Vec<u8>);
 
     fn snapshot(&self) -> Result<Self::Snapshot, RangeTestError> {
-        self.engine.save().map_err(|e| RangeTestError::State(format!("saving the model: {e:#}")))
+        self.engine
+            .save()
+            .map_err(|e| RangeTestError::State(format!("saving the model: {e:#}")))
     }
 
     fn restore(&mut self, (model, optim): Self::Snapshot) -> Result<(), RangeTestError> {
-        self.engine
-            .load(model, optim)
-            .map_err(|e| RangeTestError::State(format!("restoring the model after the range test: {e:#}")))
+        self.engine.load(model, optim).map_err(|e| {
+            RangeTestError::State(format!("restoring the model after the range test: {e:#}"))
+        })
     }
 
     fn train_step(&mut self, batches: Vec<Batch>, lr: f64) -> Result<StepLoss, String> {
-        let [batch] = <[Batch; 1]>::try_from(batches)
-            .map_err(|_| "the CIFAR engine trains one batch per update (no accumulation)".to_string())?;
+        let [batch] = <[Batch; 1]>::try_from(batches).map_err(|_| {
+            "the CIFAR engine trains one batch per update (no accumulation)".to_string()
+        })?;
         let r = self.engine.train_batch(&batch, lr, None);
-        Ok(StepLoss { loss: r.loss, accuracy: Some(r.correct as f64 / r.size.max(1) as f64) })
+        Ok(StepLoss {
+            loss: r.loss,
+            accuracy: Some(r.correct as f64 / r.size.max(1) as f64),
+        })
     }
 
     fn held_out(&mut self) -> Option<HeldOut> {
         let e = self.engine.evaluate(self.test, 500);
-        Some(HeldOut { accuracy: Some(e.accuracy), loss: Some(e.loss) })
+        Some(HeldOut {
+            accuracy: Some(e.accuracy),
+            loss: Some(e.loss),
+        })
     }
 }
 
@@ -162,7 +182,8 @@ impl RangeTestProgress for Progress<'_> {
             lr: p.lr,
             loss: p.smoothed_loss,
             accuracy: p.smoothed_accuracy.unwrap_or(f64::NAN),
-            images_per_s: done as f64 * self.batch_size as f64 / self.start.elapsed().as_secs_f64().max(1e-9),
+            images_per_s: done as f64 * self.batch_size as f64
+                / self.start.elapsed().as_secs_f64().max(1e-9),
         });
     }
 
@@ -188,11 +209,23 @@ pub fn run_on_engine(
     let train = data.train.clone();
     let (len, seed, batch_size) = (train.len(), settings.seed, settings.batch_size);
     // Epoch after epoch, each in its own shuffled order, for a ramp longer than one.
-    let batches = (0..).flat_map(move |epoch| Prefetcher::new(train.clone(), epoch_order(len, seed, epoch), batch_size, 0));
+    let batches = (0..).flat_map(move |epoch| {
+        Prefetcher::new(train.clone(), epoch_order(len, seed, epoch), batch_size, 0)
+    });
     observer.on_start(0, settings.ramp.iterations);
-    let mut progress = Progress { observer, per_epoch, batch_size, start: Instant::now() };
-    let mut target = EngineTarget { engine, test: &data.test };
-    Ok(settings.driver(per_epoch).run(&mut target, batches, &mut progress)?)
+    let mut progress = Progress {
+        observer,
+        per_epoch,
+        batch_size,
+        start: Instant::now(),
+    };
+    let mut target = EngineTarget {
+        engine,
+        test: &data.test,
+    };
+    Ok(settings
+        .driver(per_epoch)
+        .run(&mut target, batches, &mut progress)?)
 }
 
 /// The whole range test on a fresh model: ramp, analysis, stepsize advice.
@@ -222,7 +255,10 @@ pub fn run_range_test(
 pub fn write_outputs(result: &RangeTestResult, out: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     write_atomic(&out.join("range_test.csv"), &result.outcome.to_csv()?)?;
-    write_atomic(&out.join("range_test.json"), serde_json::to_string_pretty(result)?.as_bytes())?;
+    write_atomic(
+        &out.join("range_test.json"),
+        serde_json::to_string_pretty(result)?.as_bytes(),
+    )?;
     if result.outcome.points.is_empty() {
         return Ok(());
     }

@@ -127,9 +127,10 @@ pub fn load_outcome(dir: &Path) -> anyhow::Result<Option<RunSummary>> {
     if !path.is_file() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let run: RunRecord =
-        serde_json::from_str(&text).with_context(|| format!("{} is damaged: delete the run folder", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let run: RunRecord = serde_json::from_str(&text)
+        .with_context(|| format!("{} is damaged: delete the run folder", path.display()))?;
     if !matches!(run.status, RunStatus::Finished | RunStatus::Diverged) {
         return Ok(None);
     }
@@ -146,7 +147,9 @@ pub fn load_outcome(dir: &Path) -> anyhow::Result<Option<RunSummary>> {
 }
 
 pub(crate) fn append_metrics(path: &Path, row: &MetricsRow) -> anyhow::Result<()> {
-    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
     w.serialize(row)?;
     let line = w.into_inner()?;
     let mut f = OpenOptions::new()
@@ -164,8 +167,16 @@ pub(crate) fn rewrite_metrics(path: &Path, rows: &[MetricsRow]) -> anyhow::Resul
     let mut w = csv::Writer::from_writer(Vec::new());
     if rows.is_empty() {
         w.write_record([
-            "step", "epoch", "lr", "momentum", "train_loss", "train_accuracy", "test_loss",
-            "test_accuracy", "elapsed_s", "images_per_s",
+            "step",
+            "epoch",
+            "lr",
+            "momentum",
+            "train_loss",
+            "train_accuracy",
+            "test_loss",
+            "test_accuracy",
+            "elapsed_s",
+            "images_per_s",
         ])?;
     }
     for r in rows {
@@ -177,7 +188,8 @@ pub(crate) fn rewrite_metrics(path: &Path, rows: &[MetricsRow]) -> anyhow::Resul
 /// Reads a run folder's `metrics.csv`.
 pub fn read_metrics(dir: &Path) -> anyhow::Result<Vec<MetricsRow>> {
     let path = dir.join(METRICS_FILE);
-    let mut r = csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut r =
+        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
     r.deserialize()
         .collect::<Result<Vec<MetricsRow>, _>>()
         .with_context(|| format!("parsing {}", path.display()))

@@ -15,7 +15,8 @@ fn real() -> &'static Cifar10 {
     static DATA: OnceLock<Cifar10> = OnceLock::new();
     DATA.get_or_init(|| {
         let path = shared_archive();
-        Cifar10::load(&path).unwrap_or_else(|e| panic!("the shared CIFAR-10 at {}: {e}", path.display()))
+        Cifar10::load(&path)
+            .unwrap_or_else(|e| panic!("the shared CIFAR-10 at {}: {e}", path.display()))
     })
 }
 
@@ -59,9 +60,19 @@ fn subsets_are_class_balanced() {
     let d = real().clone().limit(Some(5000), Some(1003)).unwrap();
     assert_eq!(d.train.class_counts(), [500; 10]);
     assert_eq!(d.test.len(), 1003);
-    assert_eq!(d.test.class_counts(), [101, 101, 101, 100, 100, 100, 100, 100, 100, 100]);
-    let err = real().clone().limit(Some(60_000), None).unwrap_err().to_string();
-    assert!(err.contains("--train-limit 60000 asks for more images than the 50000"), "{err}");
+    assert_eq!(
+        d.test.class_counts(),
+        [101, 101, 101, 100, 100, 100, 100, 100, 100, 100]
+    );
+    let err = real()
+        .clone()
+        .limit(Some(60_000), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--train-limit 60000 asks for more images than the 50000"),
+        "{err}"
+    );
     let err = real().clone().limit(None, Some(0)).unwrap_err().to_string();
     assert!(err.contains("--test-limit is 0"), "{err}");
 }
@@ -83,10 +94,20 @@ fn batches_are_normalised_per_channel() {
     let b = make_batch(&d.train, &(0..1000).collect::<Vec<u32>>());
     assert_eq!(b.images.len(), 1000 * IMAGE_BYTES);
     for c in 0..3 {
-        let vals: Vec<f32> = b.images.chunks(1024).skip(c).step_by(3).flatten().copied().collect();
+        let vals: Vec<f32> = b
+            .images
+            .chunks(1024)
+            .skip(c)
+            .step_by(3)
+            .flatten()
+            .copied()
+            .collect();
         let mean = vals.iter().map(|&v| v as f64).sum::<f64>() / vals.len() as f64;
         let var = vals.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / vals.len() as f64;
-        assert!(mean.abs() < 0.1 && (var.sqrt() - 1.0).abs() < 0.1, "channel {c}: {mean} {var}");
+        assert!(
+            mean.abs() < 0.1 && (var.sqrt() - 1.0).abs() < 0.1,
+            "channel {c}: {mean} {var}"
+        );
     }
 }
 
@@ -95,7 +116,10 @@ fn batches_are_normalised_per_channel() {
 /// A gzipped tar with the given (name, bytes) members.
 fn archive(dir: &Path, members: &[(&str, Vec<u8>)]) -> PathBuf {
     let path = dir.join("bad.tar.gz");
-    let mut b = tar::Builder::new(GzEncoder::new(std::fs::File::create(&path).unwrap(), Compression::fast()));
+    let mut b = tar::Builder::new(GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        Compression::fast(),
+    ));
     for (name, bytes) in members {
         let mut h = tar::Header::new_gnu();
         h.set_size(bytes.len() as u64);
@@ -136,19 +160,40 @@ fn a_truncated_file_is_named() {
     let p = archive(dir.path(), &[(&member("data_batch_1.bin"), bytes)]);
     let (e, s) = load_err(&p);
     assert!(matches!(e, DataError::RecordSize { .. }), "{s}");
-    assert!(s.contains("data_batch_1.bin") && s.contains("truncated"), "{s}");
+    assert!(
+        s.contains("data_batch_1.bin") && s.contains("truncated"),
+        "{s}"
+    );
 }
 
 #[test]
 fn a_wrong_record_count_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let p = archive(dir.path(), &[(&member("data_batch_1.bin"), records(RECORDS_PER_FILE + 1, 1))]);
+    let p = archive(
+        dir.path(),
+        &[(
+            &member("data_batch_1.bin"),
+            records(RECORDS_PER_FILE + 1, 1),
+        )],
+    );
     let (e, s) = load_err(&p);
     assert!(matches!(e, DataError::TooLarge { .. }), "{s}");
-    assert!(s.contains("data_batch_1.bin holds more than the 10,000 records"), "{s}");
-    let p = archive(dir.path(), &[(&member("data_batch_1.bin"), records(RECORDS_PER_FILE - 1, 1))]);
+    assert!(
+        s.contains("data_batch_1.bin holds more than the 10,000 records"),
+        "{s}"
+    );
+    let p = archive(
+        dir.path(),
+        &[(
+            &member("data_batch_1.bin"),
+            records(RECORDS_PER_FILE - 1, 1),
+        )],
+    );
     let (e, s) = load_err(&p);
-    assert!(matches!(e, DataError::RecordCount { count: 9_999, .. }), "{s}");
+    assert!(
+        matches!(e, DataError::RecordCount { count: 9_999, .. }),
+        "{s}"
+    );
 }
 
 #[test]
@@ -158,16 +203,25 @@ fn a_label_out_of_range_is_named_with_its_record() {
     bytes[5 * RECORD_BYTES] = 17;
     let p = archive(dir.path(), &[(&member("data_batch_1.bin"), bytes)]);
     let (_, s) = load_err(&p);
-    assert!(s.contains("record 5 of") && s.contains("data_batch_1.bin has label 17"), "{s}");
+    assert!(
+        s.contains("record 5 of") && s.contains("data_batch_1.bin has label 17"),
+        "{s}"
+    );
 }
 
 #[test]
 fn a_missing_member_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let p = archive(dir.path(), &[(&member("data_batch_1.bin"), records(RECORDS_PER_FILE, 0))]);
+    let p = archive(
+        dir.path(),
+        &[(&member("data_batch_1.bin"), records(RECORDS_PER_FILE, 0))],
+    );
     let (e, s) = load_err(&p);
     assert!(matches!(e, DataError::Missing { .. }), "{s}");
-    assert!(s.contains("lacks cifar-10-batches-bin/data_batch_2.bin"), "{s}");
+    assert!(
+        s.contains("lacks cifar-10-batches-bin/data_batch_2.bin"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -187,11 +241,17 @@ fn not_a_tar_and_empty_and_unreadable_files() {
     assert!(matches!(load_err(&text).0, DataError::NotCifar { .. }));
 
     let gz_not_tar = dir.path().join("x.tar.gz");
-    let mut enc = GzEncoder::new(std::fs::File::create(&gz_not_tar).unwrap(), Compression::fast());
+    let mut enc = GzEncoder::new(
+        std::fs::File::create(&gz_not_tar).unwrap(),
+        Compression::fast(),
+    );
     enc.write_all(&[7u8; 10_000]).unwrap();
     enc.finish().unwrap();
     let (e, s) = load_err(&gz_not_tar);
-    assert!(matches!(e, DataError::Archive { .. } | DataError::Missing { .. }), "{s}");
+    assert!(
+        matches!(e, DataError::Archive { .. } | DataError::Missing { .. }),
+        "{s}"
+    );
     assert!(s.contains("x.tar.gz"), "{s}");
 
     let corrupt_gz = dir.path().join("c.tar.gz");
@@ -206,13 +266,19 @@ fn not_a_tar_and_empty_and_unreadable_files() {
 
     let missing = dir.path().join("nope.tar.gz");
     let (e, s) = load_err(&missing);
-    assert!(matches!(e, DataError::Io { .. }) && s.contains("nope.tar.gz"), "{s}");
+    assert!(
+        matches!(e, DataError::Io { .. }) && s.contains("nope.tar.gz"),
+        "{s}"
+    );
 
     // A batch file that cannot be read (a folder in its place; root ignores permissions).
     let bin = dir.path().join("folder");
     std::fs::create_dir_all(bin.join("data_batch_1.bin")).unwrap();
     let (e, s) = load_err(&bin);
-    assert!(matches!(e, DataError::Io { .. }) && s.contains("data_batch_1.bin"), "{s}");
+    assert!(
+        matches!(e, DataError::Io { .. }) && s.contains("data_batch_1.bin"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -220,7 +286,10 @@ fn an_empty_batch_file_in_a_folder_is_named() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("data_batch_1.bin"), b"").unwrap();
     let (e, s) = load_err(dir.path());
-    assert!(matches!(e, DataError::Empty { .. }) && s.contains("data_batch_1.bin"), "{s}");
+    assert!(
+        matches!(e, DataError::Empty { .. }) && s.contains("data_batch_1.bin"),
+        "{s}"
+    );
 }
 
 mod fuzz_briefly {

@@ -2,10 +2,10 @@
 //! against finite differences: losses, gradients, updates and saved state.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use cyclr_burn::optim::OptimizerConfig;
 use cyclr_cifar::data::Batch;
 use cyclr_cifar::fused::{FusedCnn, NUM_PARAMS};
 use cyclr_cifar::model::ReferenceCnn;
-use cyclr_burn::optim::OptimizerConfig;
 
 fn random_batch(n: usize, seed: u64) -> Batch {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -28,18 +28,27 @@ fn flat(t: Tensor<1>) -> Vec<f32> {
 /// burn's loss and gradients, flattened in the fused engine's parameter order.
 fn burn_gradients(model: &ReferenceCnn, batch: &Batch, device: &Device) -> (f64, Vec<f32>) {
     let n = batch.len();
-    let images = Tensor::<4>::from_data(TensorData::new(batch.images.clone(), [n, 3, 32, 32]), device);
+    let images = Tensor::<4>::from_data(
+        TensorData::new(batch.images.clone(), [n, 3, 32, 32]),
+        device,
+    );
     let labels = Tensor::<1, Int>::from_data(TensorData::new(batch.labels.clone(), [n]), device);
     let (loss, _) = model.forward_loss(images, labels);
     let value = loss.clone().into_scalar::<f32>() as f64;
     let grads = loss.backward();
     let mut g = Vec::new();
     for conv in [&model.conv1, &model.conv2, &model.conv3] {
-        g.extend(flat(conv.weight.val().grad(&grads).unwrap().flatten::<1>(0, 3)));
-        g.extend(flat(conv.bias.as_ref().unwrap().val().grad(&grads).unwrap()));
+        g.extend(flat(
+            conv.weight.val().grad(&grads).unwrap().flatten::<1>(0, 3),
+        ));
+        g.extend(flat(
+            conv.bias.as_ref().unwrap().val().grad(&grads).unwrap(),
+        ));
     }
     for fc in [&model.fc1, &model.fc2] {
-        g.extend(flat(fc.weight.val().grad(&grads).unwrap().flatten::<1>(0, 1)));
+        g.extend(flat(
+            fc.weight.val().grad(&grads).unwrap().flatten::<1>(0, 1),
+        ));
         g.extend(flat(fc.bias.as_ref().unwrap().val().grad(&grads).unwrap()));
     }
     (value, g)
@@ -61,15 +70,25 @@ fn loss_and_gradients_match_burns_autodiff() {
     fused.gradients(&random_batch(100, 9));
     let (loss, g) = fused.gradients(&batch);
     assert_eq!(g.len(), NUM_PARAMS);
-    assert!(((loss - burn_loss) / burn_loss).abs() < 1e-5, "loss {loss} vs burn {burn_loss}");
+    assert!(
+        ((loss - burn_loss) / burn_loss).abs() < 1e-5,
+        "loss {loss} vs burn {burn_loss}"
+    );
     // Per parameter tensor, relative to that tensor's largest gradient.
     let sizes = [864, 32, 18432, 64, 36864, 64, 65536, 64, 640, 10];
     let mut at = 0;
     for (i, n) in sizes.into_iter().enumerate() {
         let (a, b) = (&g[at..at + n], &burn_g[at..at + n]);
         let scale = max_abs(b).max(1e-12);
-        let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-        assert!(worst <= 1e-4 * scale, "parameter {i}: max diff {worst} vs scale {scale}");
+        let worst = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst <= 1e-4 * scale,
+            "parameter {i}: max diff {worst} vs scale {scale}"
+        );
         at += n;
     }
 }
@@ -87,7 +106,9 @@ fn gradients_match_finite_differences() {
     let sizes = [864, 32, 18432, 64, 36864, 64, 65536, 64, 640, 10];
     let mut at = 0;
     for n in sizes {
-        let i = (at..at + n).max_by(|&a, &b| g[a].abs().total_cmp(&g[b].abs())).unwrap();
+        let i = (at..at + n)
+            .max_by(|&a, &b| g[a].abs().total_cmp(&g[b].abs()))
+            .unwrap();
         let loss_at = |delta: f32| {
             let mut m = FusedCnn::from_model(&fused.to_model(&device), &OptimizerConfig::sgd());
             m.perturb(i, delta);
@@ -95,7 +116,10 @@ fn gradients_match_finite_differences() {
         };
         let numeric = (loss_at(h) - loss_at(-h)) / (2.0 * h as f64);
         let analytic = g[i] as f64;
-        assert!((numeric - analytic).abs() <= 0.03 * analytic.abs() + 2e-4, "param {i}: numeric {numeric} analytic {analytic}");
+        assert!(
+            (numeric - analytic).abs() <= 0.03 * analytic.abs() + 2e-4,
+            "param {i}: numeric {numeric} analytic {analytic}"
+        );
         at += n;
     }
 }
@@ -108,25 +132,52 @@ fn every_optimizer_step_matches_our_burn_optimizer_under_cycled_momentum() {
     let configs = [
         OptimizerConfig::adam(),
         OptimizerConfig::adamw().with_weight_decay(0.1),
-        OptimizerConfig::Sgd { momentum: 0.9, weight_decay: 1e-3, nesterov: true },
+        OptimizerConfig::Sgd {
+            momentum: 0.9,
+            weight_decay: 1e-3,
+            nesterov: true,
+        },
     ];
     for config in configs {
         let device = Device::flex().autodiff();
         let batch = random_batch(20, 3);
-        let mut burn = cyclr_cifar::engine::Engine::new(&config, 9, device, cyclr_cifar::engine::EngineKind::Burn);
+        let mut burn = cyclr_cifar::engine::Engine::new(
+            &config,
+            9,
+            device,
+            cyclr_cifar::engine::EngineKind::Burn,
+        );
         let mut fused = FusedCnn::from_model(&burn.model(&Device::flex()), &config);
         let lr = if config.name() == "sgd" { 1e-2 } else { 1e-3 };
-        for (step, momentum) in [Some(0.95), Some(0.85), None, Some(0.9)].into_iter().enumerate() {
+        for (step, momentum) in [Some(0.95), Some(0.85), None, Some(0.9)]
+            .into_iter()
+            .enumerate()
+        {
             if let Some(m) = momentum {
                 fused.momentum.set(m);
             }
             let a = fused.train_batch(&batch, lr, None);
             let b = burn.train_batch(&batch, lr, momentum);
-            assert!((a.loss - b.loss).abs() < 1e-4, "{}: step {step}: {} vs {}", config.name(), a.loss, b.loss);
+            assert!(
+                (a.loss - b.loss).abs() < 1e-4,
+                "{}: step {step}: {} vs {}",
+                config.name(),
+                a.loss,
+                b.loss
+            );
         }
         let burn_params = FusedCnn::from_model(&burn.model(&Device::flex()), &config);
-        let worst = fused.params().iter().zip(burn_params.params()).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-        assert!(worst < 1e-4, "{}: weights differ by {worst} after 4 steps", config.name());
+        let worst = fused
+            .params()
+            .iter()
+            .zip(burn_params.params())
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst < 1e-4,
+            "{}: weights differ by {worst} after 4 steps",
+            config.name()
+        );
     }
 }
 
@@ -138,7 +189,11 @@ fn reference_cnn_has_122570_parameters() {
 
 #[test]
 fn saved_state_resumes_identically() {
-    for config in [OptimizerConfig::adam(), OptimizerConfig::sgd(), OptimizerConfig::adamw()] {
+    for config in [
+        OptimizerConfig::adam(),
+        OptimizerConfig::sgd(),
+        OptimizerConfig::adamw(),
+    ] {
         let device = Device::flex();
         device.seed(1);
         let mut a = FusedCnn::from_model(&ReferenceCnn::new(&device), &config);
@@ -149,7 +204,10 @@ fn saved_state_resumes_identically() {
         let mut b = FusedCnn::from_model(&ReferenceCnn::new(&device), &config);
         b.load(model, optim).unwrap();
         assert_eq!(a.params(), b.params());
-        let (x, y) = (a.train_batch(&b2, 1e-3, None), b.train_batch(&b2, 1e-3, None));
+        let (x, y) = (
+            a.train_batch(&b2, 1e-3, None),
+            b.train_batch(&b2, 1e-3, None),
+        );
         assert_eq!(x.loss, y.loss);
         assert_eq!(a.params(), b.params());
         // Another engine's optimizer state is refused with a clear message.
@@ -164,19 +222,30 @@ fn evaluation_matches_burns() {
     // Evaluation takes a different path (no columns kept): it must agree with burn too.
     let device = Device::flex().autodiff();
     let config = OptimizerConfig::adam();
-    let mut burn = cyclr_cifar::engine::Engine::new(&config, 4, device, cyclr_cifar::engine::EngineKind::Burn);
+    let mut burn =
+        cyclr_cifar::engine::Engine::new(&config, 4, device, cyclr_cifar::engine::EngineKind::Burn);
     let mut fused = FusedCnn::from_model(&burn.model(&Device::flex()), &config);
     let n = 230;
     let split = cyclr_cifar::data::Split {
-        images: (0..n * 3072).map(|i| ((i * 2654435761usize) >> 7) as u8).collect(),
+        images: (0..n * 3072)
+            .map(|i| ((i * 2654435761usize) >> 7) as u8)
+            .collect(),
         labels: (0..n).map(|i| (i * 7 % 10) as u8).collect(),
     };
     let (a, b) = (fused.evaluate(&split, 100), burn.evaluate(&split, 100));
-    assert!(((a.loss - b.loss) / b.loss).abs() < 1e-5, "{} vs {}", a.loss, b.loss);
+    assert!(
+        ((a.loss - b.loss) / b.loss).abs() < 1e-5,
+        "{} vs {}",
+        a.loss,
+        b.loss
+    );
     assert_eq!(a.accuracy, b.accuracy);
     // And the training path's loss on the same images.
     let batch = cyclr_cifar::data::make_batch(&split, &(0..100).collect::<Vec<u32>>());
-    let first = cyclr_cifar::data::Split { images: split.images[..100 * 3072].to_vec(), labels: split.labels[..100].to_vec() };
+    let first = cyclr_cifar::data::Split {
+        images: split.images[..100 * 3072].to_vec(),
+        labels: split.labels[..100].to_vec(),
+    };
     let (train_loss, _) = fused.gradients(&batch);
     assert!((fused.evaluate(&first, 100).loss - train_loss).abs() < 1e-5);
 }

@@ -1,23 +1,29 @@
 //! The range test as a library call: it leaves the model and optimizer as they were.
 
 use burn::tensor::Device;
-use cyclr::range_test::{RangeTestConfig, Ramp};
+use cyclr::range_test::{Ramp, RangeTestConfig};
+use cyclr_burn::optim::OptimizerConfig;
 use cyclr_cifar::data::{Cifar10, Split};
 use cyclr_cifar::engine::{Backend, Engine, EngineKind};
-use cyclr_burn::optim::OptimizerConfig;
-use cyclr_cifar::range_test::{RangeTestSettings, run_on_engine};
 use cyclr_cifar::observer::Silent;
+use cyclr_cifar::range_test::{RangeTestSettings, run_on_engine};
 
 fn split(n: usize, seed: usize) -> Split {
     Split {
-        images: (0..n * 3072).map(|i| ((i * 2654435761 + seed) >> 9) as u8).collect(),
+        images: (0..n * 3072)
+            .map(|i| ((i * 2654435761 + seed) >> 9) as u8)
+            .collect(),
         labels: (0..n).map(|i| ((i + seed) % 10) as u8).collect(),
     }
 }
 
 #[test]
 fn the_model_and_optimizer_are_restored_afterwards() {
-    let data = Cifar10 { train: split(300, 1).into(), test: split(50, 2), source: "synthetic".into() };
+    let data = Cifar10 {
+        train: split(300, 1).into(),
+        test: split(50, 2),
+        source: "synthetic".into(),
+    };
     for kind in [EngineKind::Fused, EngineKind::Burn] {
         // Two identical engines with some training, so the optimizer has state to lose.
         let batch = cyclr_cifar::data::make_batch(&data.train, &(0..50).collect::<Vec<u32>>());
@@ -39,14 +45,34 @@ fn the_model_and_optimizer_are_restored_afterwards() {
         };
         let rec = run_on_engine(&mut tested, &settings, &data, &mut Silent).unwrap();
         assert_eq!(rec.points.len(), 12);
-        assert_eq!(rec.points.iter().filter(|p| p.test_accuracy.is_some()).count(), 2);
-        assert!(rec.points.windows(2).all(|w| w[1].lr > w[0].lr), "the rate rises");
+        assert_eq!(
+            rec.points
+                .iter()
+                .filter(|p| p.test_accuracy.is_some())
+                .count(),
+            2
+        );
+        assert!(
+            rec.points.windows(2).all(|w| w[1].lr > w[0].lr),
+            "the rate rises"
+        );
         // The next step (which uses Adam's moments) is the same as if no test had run.
-        let (a, b) = (tested.train_batch(&next, 1e-3, None), control.train_batch(&next, 1e-3, None));
+        let (a, b) = (
+            tested.train_batch(&next, 1e-3, None),
+            control.train_batch(&next, 1e-3, None),
+        );
         assert_eq!(a.loss, b.loss, "{kind:?}");
         let weights = |e: &Engine| {
-            cyclr_cifar::fused::FusedCnn::from_model(&e.model(&Device::flex()), &OptimizerConfig::adam()).params().to_vec()
+            cyclr_cifar::fused::FusedCnn::from_model(
+                &e.model(&Device::flex()),
+                &OptimizerConfig::adam(),
+            )
+            .params()
+            .to_vec()
         };
-        assert!(weights(&tested) == weights(&control), "{kind:?}: model and optimizer restored");
+        assert!(
+            weights(&tested) == weights(&control),
+            "{kind:?}: model and optimizer restored"
+        );
     }
 }

@@ -39,12 +39,27 @@ pub fn run(cmd: BenchCmd) -> CliResult {
     config.validate().map_err(CliError::usage)?;
     let r = run_bench(&config, &mut |m| eprintln!("bench: {m}"))?;
     if cmd.json {
-        println!("{}", serde_json::to_string_pretty(&r).map_err(|e| CliError::Failed(e.into()))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&r).map_err(|e| CliError::Failed(e.into()))?
+        );
         return Ok(());
     }
-    println!("reference CNN, batch {}, {}", r.config.batch_size, r.hardware.describe());
-    println!("train: {:>8.0} images/s (median of {:?})", r.train_images_per_s, round(&r.train_samples));
-    println!("eval:  {:>8.0} images/s (median of {:?})", r.eval_images_per_s, round(&r.eval_samples));
+    println!(
+        "reference CNN, batch {}, {}",
+        r.config.batch_size,
+        r.hardware.describe()
+    );
+    println!(
+        "train: {:>8.0} images/s (median of {:?})",
+        r.train_images_per_s,
+        round(&r.train_samples)
+    );
+    println!(
+        "eval:  {:>8.0} images/s (median of {:?})",
+        r.eval_images_per_s,
+        round(&r.eval_samples)
+    );
     if let Some(m) = r.peak_rss_mib {
         println!("peak memory: {m:.0} MiB");
     }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use cyclr::range_test::{RangeTestConfig, Ramp};
+use cyclr::range_test::{Ramp, RangeTestConfig};
 use cyclr::{Policy, Schedule};
 use cyclr_cifar::range_test::{RangeTestResult, RangeTestSettings, run_range_test, write_outputs};
 use cyclr_cifar::run_dir::dated_dir;
@@ -60,7 +60,9 @@ pub fn run(cmd: RangeTestCmd) -> CliResult {
     if let Some(e) = cmd.epochs
         && !(e.is_finite() && e > 0.0)
     {
-        return Err(CliError::usage(format!("--epochs is {e}: give a positive number of epochs")));
+        return Err(CliError::usage(format!(
+            "--epochs is {e}: give a positive number of epochs"
+        )));
     }
     let ramp = match cmd.ramp {
         RampArg::Linear => Ramp::Linear,
@@ -127,11 +129,15 @@ pub fn print_summary(r: &RangeTestResult, out: &Path) {
         println!("warning: {w}");
     }
     let d = out.display();
-    println!("wrote {d}/range_test.csv, {d}/range_test.json, {d}/range_test.png, {d}/range_test.svg");
+    println!(
+        "wrote {d}/range_test.csv, {d}/range_test.json, {d}/range_test.png, {d}/range_test.svg"
+    );
     if let Some(rec) = &r.outcome.analysis.recommendation {
         println!(
             "next: cyclr train --from-range-test {d}/range_test.json  (= --policy triangular --base-lr {:.3e} --max-lr {:.3e} --step-size-up {})",
-            rec.base_lr, rec.max_lr, r.suggested_stepsize()
+            rec.base_lr,
+            rec.max_lr,
+            r.suggested_stepsize()
         );
     }
 }

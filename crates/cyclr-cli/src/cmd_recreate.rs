@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use cyclr::Policy;
-use cyclr_cifar::recreate::{PolicySet, Profile, RecreatePlan, default_out, recreate, results_table};
+use cyclr_cifar::recreate::{
+    PolicySet, Profile, RecreatePlan, default_out, recreate, results_table,
+};
 
 use crate::common::{DataArgs, ProgressObserver, interrupt_flag};
 use crate::error::{CliError, CliResult};
@@ -140,7 +142,11 @@ pub fn run(cmd: RecreateCmd) -> CliResult {
     let data = data_args.load()?;
     let out = cmd.out.clone().unwrap_or_else(default_out);
     if !cmd.quiet {
-        eprintln!("writing to {} (if interrupted, add --out {} to continue)", out.display(), out.display());
+        eprintln!(
+            "writing to {} (if interrupted, add --out {} to continue)",
+            out.display(),
+            out.display()
+        );
     }
     let stop = interrupt_flag();
     let mut progress = ProgressObserver::new("recreate", stop.clone(), cmd.quiet);
@@ -158,6 +164,8 @@ pub fn run(cmd: RecreateCmd) -> CliResult {
         println!("{line}");
     }
     let d = out.display();
-    println!("\nwrote {d}/report.md and {d}/report.html (with accuracy.png, schedules.png, range-test/), {d}/results.csv, {d}/recreate.json");
+    println!(
+        "\nwrote {d}/report.md and {d}/report.html (with accuracy.png, schedules.png, range-test/), {d}/results.csv, {d}/recreate.json"
+    );
     Ok(())
 }

@@ -44,12 +44,18 @@ pub fn default_steps(s: &Schedule) -> u64 {
     use cyclr::ScheduleConfig as C;
     match s.config() {
         C::Triangular(c) | C::Triangular2(c) | C::ExpRange(c) => {
-            let period = c.step_size_up.saturating_add(c.step_size_down.unwrap_or(c.step_size_up));
+            let period = c
+                .step_size_up
+                .saturating_add(c.step_size_down.unwrap_or(c.step_size_up));
             period.saturating_mul(3)
         }
         C::OneCycle(c) => c.total_steps,
         C::Sgdr(c) => {
-            let cycles = c.t_mult.saturating_mul(c.t_mult).saturating_add(c.t_mult).saturating_add(1);
+            let cycles = c
+                .t_mult
+                .saturating_mul(c.t_mult)
+                .saturating_add(c.t_mult)
+                .saturating_add(1);
             c.t0.saturating_mul(cycles)
         }
         C::Decay(c) => c.step_size.saturating_mul(2),
@@ -85,7 +91,9 @@ pub fn run(cmd: ScheduleCmd) -> CliResult {
     }
     if steps > 100_000_000 {
         return Err(CliError::usage(match cmd.steps {
-            Some(_) => format!("--steps {steps} is too many to print or plot: give at most 100,000,000"),
+            Some(_) => {
+                format!("--steps {steps} is too many to print or plot: give at most 100,000,000")
+            }
             None => format!(
                 "three cycles of this schedule are {steps} steps, too many to print or plot: pass --steps N (at most 100,000,000)"
             ),
@@ -102,7 +110,9 @@ pub fn run(cmd: ScheduleCmd) -> CliResult {
         eprintln!("wrote {}", path.display());
     }
     if let Some(path) = &cmd.plot {
-        chart(&schedules, steps).save(path).map_err(anyhow::Error::from)?;
+        chart(&schedules, steps)
+            .save(path)
+            .map_err(anyhow::Error::from)?;
         eprintln!("wrote {}", path.display());
     }
     if cmd.print || (cmd.plot.is_none() && cmd.save_config.is_none()) {
@@ -134,7 +144,9 @@ fn print_values(schedules: &[Schedule], steps: u64, json: bool) -> CliResult {
     // The columns after `step`, in the order of `names`; written straight out, since
     // --steps may ask for a hundred million rows.
     let values = |step: u64| {
-        schedules.iter().flat_map(move |s| std::iter::once(s.lr(step)).chain(s.momentum(step)))
+        schedules
+            .iter()
+            .flat_map(move |s| std::iter::once(s.lr(step)).chain(s.momentum(step)))
     };
     // `{:?}` prints the shortest text that reads back to the same f64.
     let result: std::io::Result<()> = (|| {
@@ -188,7 +200,9 @@ fn chart(schedules: &[Schedule], steps: u64) -> Chart {
         if s.cycles_momentum() {
             momentum.push(Series::new(
                 format!("{label} momentum"),
-                xs.iter().filter_map(|&x| Some((x as f64, s.momentum(x)?))).collect(),
+                xs.iter()
+                    .filter_map(|&x| Some((x as f64, s.momentum(x)?)))
+                    .collect(),
             ));
         }
     }

@@ -98,7 +98,11 @@ pub fn run(cmd: TrainCmd) -> CliResult {
             config.backend = backend;
             config.engine = engine;
             config.validate().map_err(CliError::usage)?;
-            (config, cmd.out.clone().unwrap_or_else(|| dated_dir("train")), false)
+            (
+                config,
+                cmd.out.clone().unwrap_or_else(|| dated_dir("train")),
+                false,
+            )
         }
     };
     let data = cmd.data.load()?;

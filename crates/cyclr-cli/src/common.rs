@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use cyclr_burn::optim::OptimizerConfig;
 use cyclr_cifar::data::Cifar10;
 use cyclr_cifar::download::{DataNotFound, locate_data};
 use cyclr_cifar::engine::{Backend, EngineKind};
-use cyclr_burn::optim::OptimizerConfig;
 use cyclr_cifar::observer::{BatchProgress, Observer};
 use cyclr_cifar::run_record::MetricsRow;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -128,10 +128,16 @@ impl DeviceArgs {
                 return Err(CliError::usage("--threads is 0: give at least 1"));
             }
             // Only fails if the pool already exists; run.json reports the pool's real size.
-            let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+            let _ = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build_global();
         }
         self.device.device().map_err(CliError::usage)?;
-        let natural = if self.device == Backend::Flex { EngineKind::Fused } else { EngineKind::Burn };
+        let natural = if self.device == Backend::Flex {
+            EngineKind::Fused
+        } else {
+            EngineKind::Burn
+        };
         let engine = self.engine.unwrap_or(natural);
         engine.check(self.device).map_err(CliError::Usage)?;
         Ok((self.device, engine))
@@ -183,15 +189,26 @@ pub struct ProgressObserver {
 
 impl ProgressObserver {
     pub fn new(label: impl Into<String>, stop: Arc<AtomicBool>, quiet: bool) -> Self {
-        let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+        let target = if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
         let bar = ProgressBar::with_draw_target(Some(0), target);
         bar.set_style(
-            ProgressStyle::with_template("{prefix} {bar:28} {pos}/{len} it  {msg}  [{elapsed_precise} < {eta}]")
-                .unwrap()
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{prefix} {bar:28} {pos}/{len} it  {msg}  [{elapsed_precise} < {eta}]",
+            )
+            .unwrap()
+            .progress_chars("=> "),
         );
         bar.enable_steady_tick(Duration::from_millis(250));
-        Self { bar, stop, label: label.into(), quiet }
+        Self {
+            bar,
+            stop,
+            label: label.into(),
+            quiet,
+        }
     }
 
     pub fn finish(&self) {
@@ -218,7 +235,8 @@ impl Observer for ProgressObserver {
     }
 
     fn on_batch(&mut self, p: &BatchProgress) {
-        self.bar.set_prefix(format!("{} epoch {}", self.label, p.epoch));
+        self.bar
+            .set_prefix(format!("{} epoch {}", self.label, p.epoch));
         self.bar.set_position(p.step);
         self.bar.set_message(format!(
             "lr {:.2e} loss {:.3} acc {:.3} {:.0} img/s",

@@ -105,9 +105,8 @@ impl Taker<'_> {
     }
 
     fn req<T: Copy>(&mut self, name: &'static str, v: Option<T>, what: &str) -> CliResult<T> {
-        self.opt(name, v).ok_or_else(|| {
-            CliError::usage(format!("{} needs --{name} ({what})", self.policy))
-        })
+        self.opt(name, v)
+            .ok_or_else(|| CliError::usage(format!("{} needs --{name} ({what})", self.policy)))
     }
 
     fn momentum(&mut self) -> (Option<f64>, Option<f64>) {
@@ -130,7 +129,11 @@ impl Taker<'_> {
                 let mut c = CyclicConfig::new(
                     self.req("base-lr", a.base_lr, "the lowest learning rate, e.g. 0.001")?,
                     self.req("max-lr", a.max_lr, "the peak learning rate, e.g. 0.006")?,
-                    self.req("step-size-up", a.step_size_up, "half a cycle in steps, 2-10 epochs' worth, e.g. 2000")?,
+                    self.req(
+                        "step-size-up",
+                        a.step_size_up,
+                        "half a cycle in steps, 2-10 epochs' worth, e.g. 2000",
+                    )?,
                 );
                 c.step_size_down = self.opt("step-size-down", a.step_size_down);
                 c.scale_mode = self.opt("scale-mode", a.scale_mode).map(|s| match s {
@@ -142,7 +145,11 @@ impl Taker<'_> {
                     Policy::Triangular => ScheduleConfig::Triangular(c),
                     Policy::Triangular2 => ScheduleConfig::Triangular2(c),
                     _ => {
-                        c.gamma = Some(self.req("gamma", a.gamma, "the amplitude decay per step, e.g. 0.99994")?);
+                        c.gamma = Some(self.req(
+                            "gamma",
+                            a.gamma,
+                            "the amplitude decay per step, e.g. 0.99994",
+                        )?);
                         ScheduleConfig::ExpRange(c)
                     }
                 }
@@ -150,7 +157,11 @@ impl Taker<'_> {
             Policy::OneCycle => {
                 let mut c = OneCycleConfig::new(
                     self.req("max-lr", a.max_lr, "the peak learning rate, e.g. 0.01")?,
-                    self.req("total-steps", a.total_steps, "the length of the run in steps")?,
+                    self.req(
+                        "total-steps",
+                        a.total_steps,
+                        "the length of the run in steps",
+                    )?,
                 );
                 if let Some(p) = self.opt("pct-start", a.pct_start) {
                     c.pct_start = p;
@@ -167,7 +178,9 @@ impl Taker<'_> {
                 if let Some(d) = self.opt("final-div-factor", a.final_div_factor) {
                     c.final_div_factor = d;
                 }
-                c.three_phase = self.opt("three-phase", Some(a.three_phase)).unwrap_or(false);
+                c.three_phase = self
+                    .opt("three-phase", Some(a.three_phase))
+                    .unwrap_or(false);
                 (c.base_momentum, c.max_momentum) = self.momentum();
                 ScheduleConfig::OneCycle(c)
             }
@@ -180,9 +193,11 @@ impl Taker<'_> {
                 c.min_lr = self.opt("min-lr", a.min_lr).unwrap_or(0.0);
                 ScheduleConfig::Sgdr(c)
             }
-            Policy::Fixed => ScheduleConfig::Fixed(FixedConfig::new(
-                self.req("base-lr", a.base_lr, "the learning rate, e.g. 0.001")?,
-            )),
+            Policy::Fixed => ScheduleConfig::Fixed(FixedConfig::new(self.req(
+                "base-lr",
+                a.base_lr,
+                "the learning rate, e.g. 0.001",
+            )?)),
             Policy::Decay => ScheduleConfig::Decay(DecayConfig::new(
                 self.req("base-lr", a.base_lr, "the rate decayed to, e.g. 0.001")?,
                 self.req("max-lr", a.max_lr, "the starting rate, e.g. 0.006")?,
@@ -246,7 +261,12 @@ impl ScheduleArgs {
         let mut used = BTreeSet::new();
         let mut out = Vec::new();
         for &policy in policies {
-            let config = Taker { args: self, policy, used: &mut used }.config()?;
+            let config = Taker {
+                args: self,
+                policy,
+                used: &mut used,
+            }
+            .config()?;
             let schedule = config
                 .init()
                 .map_err(|e| CliError::usage(format!("{policy}: {e}")))?;
@@ -266,7 +286,10 @@ impl ScheduleArgs {
 /// Reads a schedule from a TOML or JSON file (by extension; TOML otherwise).
 pub fn read_schedule_file(path: &Path) -> CliResult<Schedule> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::usage(format!("cannot read schedule config {}: {e}", path.display()))
+        CliError::usage(format!(
+            "cannot read schedule config {}: {e}",
+            path.display()
+        ))
     })?;
     let parsed: Result<Schedule, String> = if is_json(path) {
         serde_json::from_str(&text).map_err(|e| e.to_string())
@@ -293,7 +316,8 @@ pub fn write_schedule_file(path: &Path, schedule: &Schedule) -> anyhow::Result<(
 }
 
 fn is_json(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }
 
 /// A schedule from `--config FILE`, or from a policy and flags; not both.

@@ -20,16 +20,40 @@ fn s(p: &Path) -> &str {
 struct Rng(u64);
 impl Rng {
     fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
 fn train_args<'a>(data: &'a str, out: &'a str, epochs: &'a str) -> Vec<&'a str> {
     vec![
-        "train", "--data", data, "--train-limit", "1000", "--test-limit", "200", "--epochs", epochs,
-        "--policy", "triangular", "--base-lr", "0.001", "--max-lr", "0.004", "--step-size-up", "7",
-        "--eval-every", "3", "--seed", "5", "--out", out, "--quiet",
+        "train",
+        "--data",
+        data,
+        "--train-limit",
+        "1000",
+        "--test-limit",
+        "200",
+        "--epochs",
+        epochs,
+        "--policy",
+        "triangular",
+        "--base-lr",
+        "0.001",
+        "--max-lr",
+        "0.004",
+        "--step-size-up",
+        "7",
+        "--eval-every",
+        "3",
+        "--seed",
+        "5",
+        "--out",
+        out,
+        "--quiet",
     ]
 }
 
@@ -41,7 +65,9 @@ fn assert_not_torn(dir: &Path) {
             let rec = rec.expect("a whole row");
             assert_eq!(rec.len(), 10, "a torn row: {rec:?}");
             for field in rec.iter() {
-                field.parse::<f64>().unwrap_or_else(|_| panic!("a torn number {field:?}"));
+                field
+                    .parse::<f64>()
+                    .unwrap_or_else(|_| panic!("a torn number {field:?}"));
             }
         }
     }
@@ -79,11 +105,29 @@ fn kill_9_of_train_at_random_moments_loses_at_most_an_epoch_and_resumes_exactly(
     let steps_per_epoch = 10u64;
     for _ in 0..4 {
         let args = if cut.join("checkpoint.bin").is_file() {
-            vec!["train", "--data", s(&data), "--train-limit", "1000", "--test-limit", "200", "--epochs", "4", "--resume", s(&cut), "--quiet"]
+            vec![
+                "train",
+                "--data",
+                s(&data),
+                "--train-limit",
+                "1000",
+                "--test-limit",
+                "200",
+                "--epochs",
+                "4",
+                "--resume",
+                s(&cut),
+                "--quiet",
+            ]
         } else {
             train_args(s(&data), s(&cut), "4")
         };
-        let mut child = cyclr(t.path()).args(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = cyclr(t.path())
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let delay = Duration::from_secs_f64(0.4 + 3.0 * rng.next());
         if wait_with_timeout(&mut child, delay).is_none() {
             child.kill().unwrap(); // SIGKILL
@@ -93,12 +137,29 @@ fn kill_9_of_train_at_random_moments_loses_at_most_an_epoch_and_resumes_exactly(
         if let Some(saved) = cyclr_cifar::train::load_summary(&cut).unwrap() {
             let rows = metric_numbers(&cut);
             let last_row = rows.last().map_or(0, |r| r[0].parse::<u64>().unwrap());
-            assert!(saved.steps + steps_per_epoch >= last_row, "lost more than an epoch: checkpoint {} vs row {last_row}", saved.steps);
+            assert!(
+                saved.steps + steps_per_epoch >= last_row,
+                "lost more than an epoch: checkpoint {} vs row {last_row}",
+                saved.steps
+            );
         }
     }
     // Finish the job.
     let args = if cut.join("checkpoint.bin").is_file() {
-        vec!["train", "--data", s(&data), "--train-limit", "1000", "--test-limit", "200", "--epochs", "4", "--resume", s(&cut), "--quiet"]
+        vec![
+            "train",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "1000",
+            "--test-limit",
+            "200",
+            "--epochs",
+            "4",
+            "--resume",
+            s(&cut),
+            "--quiet",
+        ]
     } else {
         train_args(s(&data), s(&cut), "4")
     };
@@ -115,22 +176,60 @@ fn a_stale_partial_checkpoint_is_ignored_and_a_damaged_one_is_reported() {
     let o = run(t.path(), &train_args(s(&data), s(&out), "1"));
     assert!(o.status.success());
     // What a kill in the middle of writing the next checkpoint leaves behind.
-    std::fs::write(out.join(".checkpoint.bin.partial"), b"CYCLRCK1 half-written").unwrap();
-    let o = run(t.path(), &["train", "--data", s(&data), "--train-limit", "1000", "--test-limit", "200", "--epochs", "2", "--resume", s(&out), "--quiet"]);
+    std::fs::write(
+        out.join(".checkpoint.bin.partial"),
+        b"CYCLRCK1 half-written",
+    )
+    .unwrap();
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "1000",
+            "--test-limit",
+            "200",
+            "--epochs",
+            "2",
+            "--resume",
+            s(&out),
+            "--quiet",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(metric_numbers(&out).len(), 8);
 
     // A checkpoint damaged by something else entirely: a clear error, not a panic.
     let bytes = std::fs::read(out.join("checkpoint.bin")).unwrap();
     std::fs::write(out.join("checkpoint.bin"), &bytes[..bytes.len() / 2]).unwrap();
-    let o = run(t.path(), &["train", "--data", s(&data), "--train-limit", "1000", "--test-limit", "200", "--epochs", "3", "--resume", s(&out)]);
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "1000",
+            "--test-limit",
+            "200",
+            "--epochs",
+            "3",
+            "--resume",
+            s(&out),
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("is damaged"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"));
 }
 
 fn interrupt(child: &Child) {
-    let ok = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
 }
 
@@ -139,32 +238,72 @@ fn ctrl_c_saves_a_checkpoint_at_the_current_batch_and_resume_matches() {
     let t = tempfile::tempdir().unwrap();
     let data = data_dir();
     let straight = t.path().join("straight");
-    assert!(run(t.path(), &train_args(s(&data), s(&straight), "3")).status.success());
+    assert!(
+        run(t.path(), &train_args(s(&data), s(&straight), "3"))
+            .status
+            .success()
+    );
 
     let cut = t.path().join("cut");
-    let mut child = cyclr(t.path()).args(train_args(s(&data), s(&cut), "3")).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = cyclr(t.path())
+        .args(train_args(s(&data), s(&cut), "3"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     // Wait for the first evaluations, then press Ctrl-C mid-epoch.
     let start = Instant::now();
     while metric_numbers_or_empty(&cut).len() < 2 && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(20));
     }
     interrupt(&child);
-    let status = wait_with_timeout(&mut child, Duration::from_secs(60)).expect("exits after Ctrl-C");
+    let status =
+        wait_with_timeout(&mut child, Duration::from_secs(60)).expect("exits after Ctrl-C");
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(err.contains("--resume"), "{err}");
-    let saved = cyclr_cifar::train::load_summary(&cut).unwrap().expect("a checkpoint");
-    assert!(saved.steps >= 6 && saved.steps < 30, "saved at {}", saved.steps);
+    let saved = cyclr_cifar::train::load_summary(&cut)
+        .unwrap()
+        .expect("a checkpoint");
+    assert!(
+        saved.steps >= 6 && saved.steps < 30,
+        "saved at {}",
+        saved.steps
+    );
     assert_not_torn(&cut);
 
-    let o = run(t.path(), &["train", "--data", s(&data), "--train-limit", "1000", "--test-limit", "200", "--epochs", "3", "--resume", s(&cut), "--quiet"]);
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "1000",
+            "--test-limit",
+            "200",
+            "--epochs",
+            "3",
+            "--resume",
+            s(&cut),
+            "--quiet",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(metric_numbers(&cut), metric_numbers(&straight));
 }
 
 fn metric_numbers_or_empty(dir: &Path) -> Vec<Vec<String>> {
-    if dir.join("metrics.csv").is_file() { metric_numbers(dir) } else { vec![] }
+    if dir.join("metrics.csv").is_file() {
+        metric_numbers(dir)
+    } else {
+        vec![]
+    }
 }
 
 #[test]
@@ -172,24 +311,47 @@ fn kill_9_and_ctrl_c_of_recreate_then_rerun_finishes_with_the_same_numbers() {
     let t = tempfile::tempdir().unwrap();
     let data = data_dir();
     let args = |out: &PathBuf| -> Vec<String> {
-        ["recreate", "--profile", "smoke", "--train-limit", "1000", "--test-limit", "200", "--data", s(&data), "--quiet", "--out", s(out)]
-            .iter().map(|a| a.to_string()).collect()
+        [
+            "recreate",
+            "--profile",
+            "smoke",
+            "--train-limit",
+            "1000",
+            "--test-limit",
+            "200",
+            "--data",
+            s(&data),
+            "--quiet",
+            "--out",
+            s(out),
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
     };
     let straight = t.path().join("straight");
     let o = cyclr(t.path()).args(args(&straight)).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let expected = std::fs::read_to_string(straight.join("results.csv")).unwrap();
     let finals = |text: &str| -> Vec<(String, String, String)> {
-        text.lines().skip(1).map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (f[0].to_string(), f[4].to_string(), f[5].to_string())
-        }).collect()
+        text.lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f[0].to_string(), f[4].to_string(), f[5].to_string())
+            })
+            .collect()
     };
 
     let cut = t.path().join("cut");
     let mut rng = Rng(7);
     for round in 0..4 {
-        let mut child = cyclr(t.path()).args(args(&cut)).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = cyclr(t.path())
+            .args(args(&cut))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let delay = Duration::from_secs_f64(0.5 + 8.0 * rng.next());
         if wait_with_timeout(&mut child, delay).is_none() {
             if round == 1 {
@@ -206,7 +368,10 @@ fn kill_9_and_ctrl_c_of_recreate_then_rerun_finishes_with_the_same_numbers() {
         }
         for f in ["plan.json", "recreate.json", "range-test/range_test.json"] {
             if cut.join(f).is_file() {
-                serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(cut.join(f)).unwrap()).expect(f);
+                serde_json::from_str::<serde_json::Value>(
+                    &std::fs::read_to_string(cut.join(f)).unwrap(),
+                )
+                .expect(f);
             }
         }
     }
@@ -214,7 +379,11 @@ fn kill_9_and_ctrl_c_of_recreate_then_rerun_finishes_with_the_same_numbers() {
     assert!(o.status.success(), "{}", stderr(&o));
     let got = std::fs::read_to_string(cut.join("results.csv")).unwrap();
     assert_eq!(finals(&got), finals(&expected));
-    assert!(std::fs::read_to_string(cut.join("report.md")).unwrap().contains("## Verdict"));
+    assert!(
+        std::fs::read_to_string(cut.join("report.md"))
+            .unwrap()
+            .contains("## Verdict")
+    );
 }
 
 #[test]
@@ -222,29 +391,75 @@ fn a_full_disk_gives_a_clear_error_and_keeps_the_previous_checkpoint() {
     let t = tempfile::tempdir().unwrap();
     let data = data_dir();
     let straight = t.path().join("straight");
-    assert!(run(t.path(), &train_args(s(&data), s(&straight), "2")).status.success());
+    assert!(
+        run(t.path(), &train_args(s(&data), s(&straight), "2"))
+            .status
+            .success()
+    );
 
     let out = t.path().join("run");
-    assert!(run(t.path(), &train_args(s(&data), s(&out), "1")).status.success());
+    assert!(
+        run(t.path(), &train_args(s(&data), s(&out), "1"))
+            .status
+            .success()
+    );
     // A file-size limit below the checkpoint's size stands in for a full disk (SIGXFSZ is
     // ignored so that writes fail with EFBIG, as they would with ENOSPC).
     let o = Command::new("bash")
         .arg("-c")
         .arg("trap '' XFSZ; ulimit -f 512; exec \"$0\" \"$@\"")
         .arg(env!("CARGO_BIN_EXE_cyclr"))
-        .args(["train", "--data", s(&data), "--train-limit", "1000", "--test-limit", "200", "--epochs", "2", "--resume", s(&out), "--quiet"])
+        .args([
+            "train",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "1000",
+            "--test-limit",
+            "200",
+            "--epochs",
+            "2",
+            "--resume",
+            s(&out),
+            "--quiet",
+        ])
         .env("CYCLR_CACHE_DIR", t.path())
         .env("RAYON_NUM_THREADS", "2")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(err.contains("checkpoint.bin") && err.contains("previous version is kept"), "{err}");
+    assert!(
+        err.contains("checkpoint.bin") && err.contains("previous version is kept"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"));
     assert_not_torn(&out);
-    assert_eq!(cyclr_cifar::train::load_summary(&out).unwrap().unwrap().steps, 10);
+    assert_eq!(
+        cyclr_cifar::train::load_summary(&out)
+            .unwrap()
+            .unwrap()
+            .steps,
+        10
+    );
     // With space again, the run finishes as if nothing happened.
-    let o = run(t.path(), &["train", "--data", s(&data), "--train-limit", "1000", "--test-limit", "200", "--epochs", "2", "--resume", s(&out), "--quiet"]);
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "1000",
+            "--test-limit",
+            "200",
+            "--epochs",
+            "2",
+            "--resume",
+            s(&out),
+            "--quiet",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(metric_numbers(&out), metric_numbers(&straight));
 }
@@ -255,28 +470,84 @@ fn divergence_in_training_and_in_the_range_test_stops_with_a_message_and_keeps_t
     let data = data_dir();
     // A rate so large that one step is enough to break the model.
     let out = t.path().join("boom");
-    let o = run(t.path(), &[
-        "train", "--data", s(&data), "--train-limit", "500", "--test-limit", "100", "--epochs", "2",
-        "--policy", "fixed", "--base-lr", "1e12", "--optimizer", "sgd", "--out", s(&out), "--quiet",
-    ]);
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "500",
+            "--test-limit",
+            "100",
+            "--epochs",
+            "2",
+            "--policy",
+            "fixed",
+            "--base-lr",
+            "1e12",
+            "--optimizer",
+            "sgd",
+            "--out",
+            s(&out),
+            "--quiet",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("the loss became") && err.contains("Lower the maximum learning rate"), "{err}");
+    assert!(
+        err.contains("the loss became") && err.contains("Lower the maximum learning rate"),
+        "{err}"
+    );
     assert_not_torn(&out);
-    let run_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let run_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     assert_eq!(run_json["status"], "diverged");
 
     let rt = t.path().join("rt");
-    let o = run(t.path(), &[
-        "range-test", "--data", s(&data), "--train-limit", "1000", "--test-limit", "100",
-        "--optimizer", "sgd", "--min-lr", "0.001", "--max-lr", "1e6", "--ramp", "exp", "--iters", "200", "--out", s(&rt), "--quiet",
-    ]);
+    let o = run(
+        t.path(),
+        &[
+            "range-test",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "1000",
+            "--test-limit",
+            "100",
+            "--optimizer",
+            "sgd",
+            "--min-lr",
+            "0.001",
+            "--max-lr",
+            "1e6",
+            "--ramp",
+            "exp",
+            "--iters",
+            "200",
+            "--out",
+            s(&rt),
+            "--quiet",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("stopped early at iteration"), "{}", stdout(&o));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(rt.join("range_test.json")).unwrap()).unwrap();
+    assert!(
+        stdout(&o).contains("stopped early at iteration"),
+        "{}",
+        stdout(&o)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rt.join("range_test.json")).unwrap())
+            .unwrap();
     let n = json["points"].as_array().unwrap().len();
     assert!(n < 200, "stopped early");
-    assert_eq!(std::fs::read_to_string(rt.join("range_test.csv")).unwrap().lines().count(), n + 1);
+    assert_eq!(
+        std::fs::read_to_string(rt.join("range_test.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        n + 1
+    );
     if let Some(max) = json["analysis"]["recommendation"]["max_lr"].as_f64() {
         assert!(max <= json["early_stop"]["lr"].as_f64().unwrap());
     }
@@ -287,14 +558,40 @@ fn bad_data_is_named_on_the_command_line() {
     let t = tempfile::tempdir().unwrap();
     let junk = t.path().join("cifar.tar.gz");
     std::fs::write(&junk, b"this is not an archive").unwrap();
-    let o = run(t.path(), &["train", "--data", s(&junk), "--policy", "fixed", "--base-lr", "0.001"]);
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&junk),
+            "--policy",
+            "fixed",
+            "--base-lr",
+            "0.001",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("cifar.tar.gz is neither a folder nor a .tar.gz archive"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cifar.tar.gz is neither a folder nor a .tar.gz archive"),
+        "{}",
+        stderr(&o)
+    );
 
     let truncated = t.path().join("trunc.tar.gz");
     let bytes = std::fs::read(common::archive()).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
-    let o = run(t.path(), &["train", "--data", s(&truncated), "--policy", "fixed", "--base-lr", "0.001"]);
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&truncated),
+            "--policy",
+            "fixed",
+            "--base-lr",
+            "0.001",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("trunc.tar.gz"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"));
@@ -303,7 +600,10 @@ fn bad_data_is_named_on_the_command_line() {
 /// Serves each connection with the next behaviour, then stops.
 fn server(behaviours: Vec<&'static str>, body: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/cifar-10-binary.tar.gz", listener.local_addr().unwrap());
+    let url = format!(
+        "http://{}/cifar-10-binary.tar.gz",
+        listener.local_addr().unwrap()
+    );
     let handle = std::thread::spawn(move || {
         for b in behaviours {
             let (mut stream, _) = listener.accept().unwrap();
@@ -314,12 +614,18 @@ fn server(behaviours: Vec<&'static str>, body: Vec<u8>) -> (String, std::thread:
                     let _ = stream.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                 }
                 "drop" => {
-                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
                     let _ = stream.write_all(head.as_bytes());
                     let _ = stream.write_all(&body[..body.len() / 2]);
                 }
                 _ => {
-                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
                     let _ = stream.write_all(head.as_bytes());
                     let _ = stream.write_all(&body);
                 }
@@ -337,7 +643,14 @@ fn download_faults_leave_no_file_and_say_what_happened() {
     let attempt = || {
         cyclr(t.path())
             .env("CYCLR_DOWNLOAD_URL", &url)
-            .args(["train", "--download", "--policy", "fixed", "--base-lr", "0.001"])
+            .args([
+                "train",
+                "--download",
+                "--policy",
+                "fixed",
+                "--base-lr",
+                "0.001",
+            ])
             .output()
             .unwrap()
     };
@@ -348,7 +661,11 @@ fn download_faults_leave_no_file_and_say_what_happened() {
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
         assert!(stderr(&o).contains(needle), "{needle}: {}", stderr(&o));
         assert!(!cached.exists(), "no file left looking complete");
-        let leftovers: Vec<_> = std::fs::read_dir(t.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
     handle.join().unwrap();

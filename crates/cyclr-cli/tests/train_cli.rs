@@ -16,19 +16,44 @@ fn train_writes_metrics_run_json_plot_and_checkpoint() {
     let t = tempfile::tempdir().unwrap();
     let data = data_dir();
     let out = t.path().join("run");
-    let o = run(t.path(), &[
-        "train", "--data", s(&data), "--train-limit", "1000", "--test-limit", "200", "--epochs", "2",
-        "--policy", "triangular", "--base-lr", "0.001", "--max-lr", "0.005", "--step-size-up", "10",
-        "--eval-every", "5", "--out", s(&out),
-    ]);
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "1000",
+            "--test-limit",
+            "200",
+            "--epochs",
+            "2",
+            "--policy",
+            "triangular",
+            "--base-lr",
+            "0.001",
+            "--max-lr",
+            "0.005",
+            "--step-size-up",
+            "10",
+            "--eval-every",
+            "5",
+            "--out",
+            s(&out),
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
-    assert!(text.contains("finished 20 iterations: final test accuracy"), "{text}");
+    assert!(
+        text.contains("finished 20 iterations: final test accuracy"),
+        "{text}"
+    );
     // Progress lines go to stderr when it is not a terminal: one per evaluation.
     assert_eq!(stderr(&o).matches(" iter ").count(), 4, "{}", stderr(&o));
     let rows = common::metric_numbers(&out);
     assert_eq!(rows.len(), 4);
-    let run_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let run_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     assert_eq!(run_json["status"], "finished");
     assert_eq!(run_json["config"]["schedule"]["policy"], "triangular");
     assert_eq!(run_json["data"]["train_images"], 1000);
@@ -37,17 +62,76 @@ fn train_writes_metrics_run_json_plot_and_checkpoint() {
     assert!(out.join("checkpoint.bin").is_file());
 
     // Resuming a finished run for more epochs continues it; flags that change it are refused.
-    let o = run(t.path(), &["train", "--data", s(&data), "--train-limit", "1000", "--test-limit", "200", "--resume", s(&out), "--epochs", "3"]);
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "1000",
+            "--test-limit",
+            "200",
+            "--resume",
+            s(&out),
+            "--epochs",
+            "3",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(common::metric_numbers(&out).len(), 6);
-    let o = run(t.path(), &["train", "--data", s(&data), "--resume", s(&out), "--base-lr", "0.1"]);
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--resume",
+            s(&out),
+            "--base-lr",
+            "0.1",
+        ],
+    );
     assert_usage_error(&o, "conflict with --resume");
     // Settings a resumed run would ignore are refused rather than dropped.
-    let o = run(t.path(), &["train", "--data", s(&data), "--resume", s(&out), "--batch-size", "50"]);
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--resume",
+            s(&out),
+            "--batch-size",
+            "50",
+        ],
+    );
     assert_usage_error(&o, "cannot be used with");
-    let o = run(t.path(), &["train", "--data", s(&data), "--resume", s(&out), "--engine", "burn"]);
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--resume",
+            s(&out),
+            "--engine",
+            "burn",
+        ],
+    );
     assert_usage_error(&o, "cannot be used with");
-    let o = run(t.path(), &["train", "--data", s(&data), "--resume", s(&out), "--epochs", "0"]);
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--resume",
+            s(&out),
+            "--epochs",
+            "0",
+        ],
+    );
     assert_usage_error(&o, "--epochs is 0");
 }
 
@@ -57,20 +141,173 @@ fn train_input_errors_are_explained() {
     let data = data_dir();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["train", "--data", s(&data)], "no schedule given"),
-        (vec!["train", "--data", s(&data), "--policy", "fixed", "--base-lr", "0.001", "--epochs", "0"], "--epochs is 0"),
-        (vec!["train", "--data", s(&data), "--policy", "fixed", "--base-lr", "0.001", "--batch-size", "0"], "--batch-size is 0"),
-        (vec!["train", "--data", s(&data), "--policy", "fixed", "--base-lr", "0.001", "--optimizer", "sgd", "--momentum", "1.5"], "momentum is 1.5"),
-        (vec!["train", "--data", s(&data), "--policy", "fixed", "--base-lr", "0.001", "--device", "tpu"], "unknown device 'tpu'"),
-        (vec!["train", "--data", s(&data), "--policy", "fixed", "--base-lr", "0.001", "--device", "cuda"], "rebuild with `cargo build --release --features cuda`"),
-        (vec!["train", "--data", s(&data), "--policy", "fixed", "--base-lr", "0.001", "--download"], "--data and --download conflict"),
-        (vec!["train", "--data", s(&data), "--policy", "fixed", "--base-lr", "0.001", "--train-limit", "0"], "--train-limit is 0"),
-        (vec!["train", "--data", s(&data), "--policy", "fixed", "--base-lr", "0.001", "--test-limit", "20000"], "--test-limit 20000 asks for more"),
-        (vec!["train", "--data", "/nonexistent/cifar.tar.gz", "--policy", "fixed", "--base-lr", "0.001"], "does not exist"),
-        (vec!["train", "--resume", "/nonexistent/run"], "no checkpoint there"),
-        (vec!["train", "--data", s(&data), "--policy", "triangular", "--base-lr", "0.001"], "triangular needs --max-lr"),
-        (vec!["train", "--policy", "fixed", "--base-lr", "0.001"], "no CIFAR-10 data found: pass --data PATH"),
-        (vec!["train", "--data", s(&data), "--from-range-test", "/nonexistent/range_test.json"], "reading /nonexistent/range_test.json"),
-        (vec!["train", "--data", s(&data), "--from-range-test", "r.json", "--config", "s.toml"], "cannot be used with"),
+        (
+            vec![
+                "train",
+                "--data",
+                s(&data),
+                "--policy",
+                "fixed",
+                "--base-lr",
+                "0.001",
+                "--epochs",
+                "0",
+            ],
+            "--epochs is 0",
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                s(&data),
+                "--policy",
+                "fixed",
+                "--base-lr",
+                "0.001",
+                "--batch-size",
+                "0",
+            ],
+            "--batch-size is 0",
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                s(&data),
+                "--policy",
+                "fixed",
+                "--base-lr",
+                "0.001",
+                "--optimizer",
+                "sgd",
+                "--momentum",
+                "1.5",
+            ],
+            "momentum is 1.5",
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                s(&data),
+                "--policy",
+                "fixed",
+                "--base-lr",
+                "0.001",
+                "--device",
+                "tpu",
+            ],
+            "unknown device 'tpu'",
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                s(&data),
+                "--policy",
+                "fixed",
+                "--base-lr",
+                "0.001",
+                "--device",
+                "cuda",
+            ],
+            "rebuild with `cargo build --release --features cuda`",
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                s(&data),
+                "--policy",
+                "fixed",
+                "--base-lr",
+                "0.001",
+                "--download",
+            ],
+            "--data and --download conflict",
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                s(&data),
+                "--policy",
+                "fixed",
+                "--base-lr",
+                "0.001",
+                "--train-limit",
+                "0",
+            ],
+            "--train-limit is 0",
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                s(&data),
+                "--policy",
+                "fixed",
+                "--base-lr",
+                "0.001",
+                "--test-limit",
+                "20000",
+            ],
+            "--test-limit 20000 asks for more",
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                "/nonexistent/cifar.tar.gz",
+                "--policy",
+                "fixed",
+                "--base-lr",
+                "0.001",
+            ],
+            "does not exist",
+        ),
+        (
+            vec!["train", "--resume", "/nonexistent/run"],
+            "no checkpoint there",
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                s(&data),
+                "--policy",
+                "triangular",
+                "--base-lr",
+                "0.001",
+            ],
+            "triangular needs --max-lr",
+        ),
+        (
+            vec!["train", "--policy", "fixed", "--base-lr", "0.001"],
+            "no CIFAR-10 data found: pass --data PATH",
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                s(&data),
+                "--from-range-test",
+                "/nonexistent/range_test.json",
+            ],
+            "reading /nonexistent/range_test.json",
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                s(&data),
+                "--from-range-test",
+                "r.json",
+                "--config",
+                "s.toml",
+            ],
+            "cannot be used with",
+        ),
     ];
     for (args, needle) in cases {
         let o = run(t.path(), &args);
@@ -83,10 +320,30 @@ fn range_test_then_train_from_it() {
     let t = tempfile::tempdir().unwrap();
     let data = data_dir();
     let out = t.path().join("rt");
-    let o = run(t.path(), &[
-        "range-test", "--data", s(&data), "--train-limit", "5000", "--test-limit", "500",
-        "--optimizer", "adam", "--min-lr", "0", "--max-lr", "0.02", "--epochs", "3", "--eval-every", "50", "--out", s(&out),
-    ]);
+    let o = run(
+        t.path(),
+        &[
+            "range-test",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "5000",
+            "--test-limit",
+            "500",
+            "--optimizer",
+            "adam",
+            "--min-lr",
+            "0",
+            "--max-lr",
+            "0.02",
+            "--epochs",
+            "3",
+            "--eval-every",
+            "50",
+            "--out",
+            s(&out),
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(text.contains("recommended: base_lr"), "{text}");
@@ -94,36 +351,79 @@ fn range_test_then_train_from_it() {
         assert!(out.join(f).is_file(), "{f}");
     }
     assert!(is_png(&out.join("range_test.png")));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("range_test.json")).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("range_test.json")).unwrap())
+            .unwrap();
     let points = json["points"].as_array().unwrap();
     assert_eq!(points.len(), 150);
     let rec = &json["analysis"]["recommendation"];
-    let (base, max) = (rec["base_lr"].as_f64().unwrap(), rec["max_lr"].as_f64().unwrap());
+    let (base, max) = (
+        rec["base_lr"].as_f64().unwrap(),
+        rec["max_lr"].as_f64().unwrap(),
+    );
     // Sane: base < max, both inside the ramp, max not past the divergence point.
     assert!(0.0 < base && base < max && max <= 0.02, "{base} {max}");
     if let Some(at) = json["early_stop"]["lr"].as_f64() {
         assert!(max <= at);
     }
-    let rules: Vec<&str> = json["analysis"]["suggestions"].as_array().unwrap().iter().map(|s| s["rule"].as_str().unwrap()).collect();
-    for r in ["accuracy_base", "accuracy_max", "steepest_descent", "valley", "minimum_over_10"] {
+    let rules: Vec<&str> = json["analysis"]["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["rule"].as_str().unwrap())
+        .collect();
+    for r in [
+        "accuracy_base",
+        "accuracy_max",
+        "steepest_descent",
+        "valley",
+        "minimum_over_10",
+    ] {
         assert!(rules.contains(&r), "{rules:?}");
     }
-    assert!(points.iter().filter(|p| p["test_accuracy"].is_number()).count() == 3);
-    let csv_rows = std::fs::read_to_string(out.join("range_test.csv")).unwrap().lines().count();
+    assert!(
+        points
+            .iter()
+            .filter(|p| p["test_accuracy"].is_number())
+            .count()
+            == 3
+    );
+    let csv_rows = std::fs::read_to_string(out.join("range_test.csv"))
+        .unwrap()
+        .lines()
+        .count();
     assert_eq!(csv_rows, 151);
 
     let run_dir = t.path().join("from-rt");
-    let o = run(t.path(), &[
-        "train", "--data", s(&data), "--train-limit", "500", "--test-limit", "100", "--epochs", "1",
-        "--from-range-test", s(&out.join("range_test.json")), "--out", s(&run_dir),
-    ]);
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "500",
+            "--test-limit",
+            "100",
+            "--epochs",
+            "1",
+            "--from-range-test",
+            s(&out.join("range_test.json")),
+            "--out",
+            s(&run_dir),
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    let run_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
+    let run_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
     let sched = &run_json["config"]["schedule"];
     assert_eq!(sched["policy"], "triangular");
     assert_eq!(sched["base_lr"].as_f64().unwrap(), base);
     assert_eq!(sched["max_lr"].as_f64().unwrap(), max);
-    assert_eq!(sched["step_size_up"].as_u64().unwrap(), json["stepsize"]["suggested"].as_u64().unwrap());
+    assert_eq!(
+        sched["step_size_up"].as_u64().unwrap(),
+        json["stepsize"]["suggested"].as_u64().unwrap()
+    );
 }
 
 #[test]
@@ -132,7 +432,15 @@ fn recreate_smoke_writes_a_report_with_the_runs_real_numbers() {
     let data = data_dir();
     let out = t.path().join("rec");
     let o = cyclr(t.path())
-        .args(["recreate", "--profile", "smoke", "--data", s(&data), "--out", s(&out)])
+        .args([
+            "recreate",
+            "--profile",
+            "smoke",
+            "--data",
+            s(&data),
+            "--out",
+            s(&out),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -154,8 +462,14 @@ fn recreate_smoke_writes_a_report_with_the_runs_real_numbers() {
         assert_eq!(last[0], iterations);
         assert_eq!(last[7].parse::<f64>().unwrap(), final_acc);
         let shown = format!("| {name} | ");
-        let line = report.lines().find(|l| l.starts_with(&shown)).unwrap_or_else(|| panic!("{name} in report"));
-        assert!(line.contains(&format!("{:.2}%", final_acc * 100.0)), "{line}");
+        let line = report
+            .lines()
+            .find(|l| l.starts_with(&shown))
+            .unwrap_or_else(|| panic!("{name} in report"));
+        assert!(
+            line.contains(&format!("{:.2}%", final_acc * 100.0)),
+            "{line}"
+        );
         assert!(html.contains(&format!("{:.2}%", final_acc * 100.0)));
         runs += 1;
     }
@@ -167,14 +481,36 @@ fn recreate_smoke_writes_a_report_with_the_runs_real_numbers() {
 
     // Starting it again redoes nothing.
     let again = cyclr(t.path())
-        .args(["recreate", "--profile", "smoke", "--data", s(&data), "--out", s(&out)])
+        .args([
+            "recreate",
+            "--profile",
+            "smoke",
+            "--data",
+            s(&data),
+            "--out",
+            s(&out),
+        ])
         .output()
         .unwrap();
     assert!(again.status.success());
-    assert!(!stderr(&again).contains("== baseline"), "{}", stderr(&again));
+    assert!(
+        !stderr(&again).contains("== baseline"),
+        "{}",
+        stderr(&again)
+    );
     // Other settings in the same folder are refused.
     let other = cyclr(t.path())
-        .args(["recreate", "--profile", "smoke", "--seeds", "2", "--data", s(&data), "--out", s(&out)])
+        .args([
+            "recreate",
+            "--profile",
+            "smoke",
+            "--seeds",
+            "2",
+            "--data",
+            s(&data),
+            "--out",
+            s(&out),
+        ])
         .output()
         .unwrap();
     assert_eq!(other.status.code(), Some(1));
@@ -186,23 +522,65 @@ fn recreate_with_seeds_reports_mean_std_and_seed_noise() {
     let t = tempfile::tempdir().unwrap();
     let data = data_dir();
     let out = t.path().join("seeds");
-    let o = run(t.path(), &[
-        "recreate", "--profile", "smoke", "--train-limit", "500", "--test-limit", "100", "--baseline-epochs", "3",
-        "--clr-epochs", "1", "--base-lr", "0.001", "--max-lr", "0.005", "--policies", "triangular", "--seeds", "2",
-        "--data", s(&data), "--out", s(&out), "--quiet",
-    ]);
+    let o = run(
+        t.path(),
+        &[
+            "recreate",
+            "--profile",
+            "smoke",
+            "--train-limit",
+            "500",
+            "--test-limit",
+            "100",
+            "--baseline-epochs",
+            "3",
+            "--clr-epochs",
+            "1",
+            "--base-lr",
+            "0.001",
+            "--max-lr",
+            "0.005",
+            "--policies",
+            "triangular",
+            "--seeds",
+            "2",
+            "--data",
+            s(&data),
+            "--out",
+            s(&out),
+            "--quiet",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(report.contains("| policy | seeds | final test acc (mean ± std) |"), "{report}");
+    assert!(
+        report.contains("| policy | seeds | final test acc (mean ± std) |"),
+        "{report}"
+    );
     assert!(report.contains("| triangular | 2 |"), "{report}");
     // The HTML page carries the same tables.
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert!(html.contains("<th>final test acc (mean ± std)</th>"), "the per-policy table is in the HTML too");
+    assert!(
+        html.contains("<th>final test acc (mean ± std)</th>"),
+        "the per-policy table is in the HTML too"
+    );
     assert!(report.contains("seed noise (2 standard errors"), "{report}");
-    assert!(report.contains("given on the command line"), "bounds given: no range test");
+    assert!(
+        report.contains("given on the command line"),
+        "bounds given: no range test"
+    );
     assert!(!out.join("range-test").exists());
-    let runs: Vec<_> = std::fs::read_dir(out.join("runs")).unwrap().flatten().map(|e| e.file_name().into_string().unwrap()).collect();
-    for r in ["baseline-seed0", "baseline-seed1", "triangular-seed0", "triangular-seed1"] {
+    let runs: Vec<_> = std::fs::read_dir(out.join("runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    for r in [
+        "baseline-seed0",
+        "baseline-seed1",
+        "triangular-seed0",
+        "triangular-seed1",
+    ] {
         assert!(runs.contains(&r.to_string()), "{runs:?}");
     }
 }
@@ -212,10 +590,31 @@ fn recreate_paper_table_scales_the_papers_iteration_budgets() {
     let t = tempfile::tempdir().unwrap();
     let data = data_dir();
     let out = t.path().join("table");
-    let o = run(t.path(), &[
-        "recreate", "--profile", "smoke", "--train-limit", "500", "--test-limit", "100", "--baseline-epochs", "14",
-        "--base-lr", "0.001", "--max-lr", "0.005", "--policies", "paper-table", "--data", s(&data), "--out", s(&out), "--quiet",
-    ]);
+    let o = run(
+        t.path(),
+        &[
+            "recreate",
+            "--profile",
+            "smoke",
+            "--train-limit",
+            "500",
+            "--test-limit",
+            "100",
+            "--baseline-epochs",
+            "14",
+            "--base-lr",
+            "0.001",
+            "--max-lr",
+            "0.005",
+            "--policies",
+            "paper-table",
+            "--data",
+            s(&data),
+            "--out",
+            s(&out),
+            "--quiet",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let mut iterations = std::collections::HashMap::new();
     let mut r = csv::Reader::from_path(out.join("results.csv")).unwrap();
@@ -231,7 +630,8 @@ fn recreate_paper_table_scales_the_papers_iteration_budgets() {
     assert_eq!(iterations["exp"], 70);
     assert_eq!(iterations["exp_range"], 42);
     // The report states the gamma exp_range ran with: a tenth of the amplitude over its 42.
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("recreate.json")).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("recreate.json")).unwrap()).unwrap();
     let gamma = report["gamma"].as_f64().unwrap();
     assert!((gamma - 0.1f64.powf(1.0 / 42.0)).abs() < 1e-12, "{gamma}");
 }
@@ -241,14 +641,51 @@ fn range_test_and_bench_input_errors() {
     let t = tempfile::tempdir().unwrap();
     let data = data_dir();
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["range-test", "--batch-size", "0", "--data", s(&data)], "--batch-size is 0"),
-        (vec!["range-test", "--eval-every", "0", "--data", s(&data)], "--eval-every is 0"),
-        (vec!["range-test", "--iters", "1", "--data", s(&data)], "give at least 2"),
-        (vec!["range-test", "--min-lr", "0.1", "--max-lr", "0.01", "--data", s(&data)], "must be above --min-lr"),
-        (vec!["range-test", "--ramp", "exp", "--min-lr", "0", "--data", s(&data)], "cannot start at 0"),
-        (vec!["range-test", "--epochs", "0", "--data", s(&data)], "--epochs is 0"),
+        (
+            vec!["range-test", "--batch-size", "0", "--data", s(&data)],
+            "--batch-size is 0",
+        ),
+        (
+            vec!["range-test", "--eval-every", "0", "--data", s(&data)],
+            "--eval-every is 0",
+        ),
+        (
+            vec!["range-test", "--iters", "1", "--data", s(&data)],
+            "give at least 2",
+        ),
+        (
+            vec![
+                "range-test",
+                "--min-lr",
+                "0.1",
+                "--max-lr",
+                "0.01",
+                "--data",
+                s(&data),
+            ],
+            "must be above --min-lr",
+        ),
+        (
+            vec![
+                "range-test",
+                "--ramp",
+                "exp",
+                "--min-lr",
+                "0",
+                "--data",
+                s(&data),
+            ],
+            "cannot start at 0",
+        ),
+        (
+            vec!["range-test", "--epochs", "0", "--data", s(&data)],
+            "--epochs is 0",
+        ),
         (vec!["bench", "--iters", "0"], "must be at least 1"),
-        (vec!["bench", "--engine", "fused", "--device", "wgpu"], "wgpu"),
+        (
+            vec!["bench", "--engine", "fused", "--device", "wgpu"],
+            "wgpu",
+        ),
     ];
     for (args, needle) in cases {
         assert_usage_error(&run(t.path(), &args), needle);
@@ -260,20 +697,100 @@ fn recreate_input_errors() {
     let t = tempfile::tempdir().unwrap();
     let data = data_dir();
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["recreate", "--policies", "triangular,bogus", "--data", s(&data)], "unknown policy 'bogus'"),
-        (vec!["recreate", "--policies", "sgdr", "--data", s(&data)], "sgdr is not part of the recreation"),
-        (vec!["recreate", "--seeds", "0", "--data", s(&data)], "--seeds is 0"),
-        (vec!["recreate", "--base-lr", "0.001", "--data", s(&data)], "give both --base-lr and --max-lr"),
-        (vec!["recreate", "--base-lr", "0.01", "--max-lr", "0.001", "--data", s(&data)], "need 0 <= base < max"),
-        (vec!["recreate", "--gamma", "2", "--data", s(&data)], "--gamma is 2"),
-        (vec!["recreate", "--stepsize", "0", "--data", s(&data)], "--stepsize is 0"),
-        (vec!["recreate", "--eval-every", "0", "--data", s(&data)], "--eval-every is 0"),
-        (vec!["recreate", "--policies", "triangular,triangular", "--data", s(&data)], "names triangular twice"),
-        (vec!["recreate", "--range-epochs", "0", "--data", s(&data)], "--range-epochs is 0"),
-        (vec!["recreate", "--range-min-lr", "0.1", "--range-max-lr", "0.01", "--data", s(&data)], "--range-min-lr 0.1 and --range-max-lr 0.01"),
-        (vec!["recreate", "--policies", "paper-table", "--base-lr", "0", "--max-lr", "0.01", "--data", s(&data)], "--base-lr is 0"),
-        (vec!["recreate", "--profile", "huge", "--data", s(&data)], "invalid value 'huge'"),
-        (vec!["recreate", "--profile", "smoke"], "no CIFAR-10 data found"),
+        (
+            vec![
+                "recreate",
+                "--policies",
+                "triangular,bogus",
+                "--data",
+                s(&data),
+            ],
+            "unknown policy 'bogus'",
+        ),
+        (
+            vec!["recreate", "--policies", "sgdr", "--data", s(&data)],
+            "sgdr is not part of the recreation",
+        ),
+        (
+            vec!["recreate", "--seeds", "0", "--data", s(&data)],
+            "--seeds is 0",
+        ),
+        (
+            vec!["recreate", "--base-lr", "0.001", "--data", s(&data)],
+            "give both --base-lr and --max-lr",
+        ),
+        (
+            vec![
+                "recreate",
+                "--base-lr",
+                "0.01",
+                "--max-lr",
+                "0.001",
+                "--data",
+                s(&data),
+            ],
+            "need 0 <= base < max",
+        ),
+        (
+            vec!["recreate", "--gamma", "2", "--data", s(&data)],
+            "--gamma is 2",
+        ),
+        (
+            vec!["recreate", "--stepsize", "0", "--data", s(&data)],
+            "--stepsize is 0",
+        ),
+        (
+            vec!["recreate", "--eval-every", "0", "--data", s(&data)],
+            "--eval-every is 0",
+        ),
+        (
+            vec![
+                "recreate",
+                "--policies",
+                "triangular,triangular",
+                "--data",
+                s(&data),
+            ],
+            "names triangular twice",
+        ),
+        (
+            vec!["recreate", "--range-epochs", "0", "--data", s(&data)],
+            "--range-epochs is 0",
+        ),
+        (
+            vec![
+                "recreate",
+                "--range-min-lr",
+                "0.1",
+                "--range-max-lr",
+                "0.01",
+                "--data",
+                s(&data),
+            ],
+            "--range-min-lr 0.1 and --range-max-lr 0.01",
+        ),
+        (
+            vec![
+                "recreate",
+                "--policies",
+                "paper-table",
+                "--base-lr",
+                "0",
+                "--max-lr",
+                "0.01",
+                "--data",
+                s(&data),
+            ],
+            "--base-lr is 0",
+        ),
+        (
+            vec!["recreate", "--profile", "huge", "--data", s(&data)],
+            "invalid value 'huge'",
+        ),
+        (
+            vec!["recreate", "--profile", "smoke"],
+            "no CIFAR-10 data found",
+        ),
     ];
     for (args, needle) in cases {
         assert_usage_error(&run(t.path(), &args), needle);

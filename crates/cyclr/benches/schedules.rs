@@ -15,13 +15,28 @@ fn schedules() -> Vec<(&'static str, ScheduleConfig)> {
         ("triangular", ScheduleConfig::Triangular(c.clone())),
         ("triangular2", ScheduleConfig::Triangular2(c.clone())),
         ("exp_range", ScheduleConfig::ExpRange(c.with_gamma(0.99994))),
-        ("one_cycle", ScheduleConfig::OneCycle(OneCycleConfig::new(0.01, 100_000).with_momentum(0.85, 0.95))),
-        ("sgdr", ScheduleConfig::Sgdr(SgdrConfig::new(0.01, 1000).with_t_mult(2))),
+        (
+            "one_cycle",
+            ScheduleConfig::OneCycle(OneCycleConfig::new(0.01, 100_000).with_momentum(0.85, 0.95)),
+        ),
+        (
+            "sgdr",
+            ScheduleConfig::Sgdr(SgdrConfig::new(0.01, 1000).with_t_mult(2)),
+        ),
         ("fixed", ScheduleConfig::Fixed(FixedConfig::new(0.001))),
-        ("decay", ScheduleConfig::Decay(DecayConfig::new(0.001, 0.006, 2000))),
+        (
+            "decay",
+            ScheduleConfig::Decay(DecayConfig::new(0.001, 0.006, 2000)),
+        ),
         ("exp", ScheduleConfig::Exp(ExpConfig::new(0.006, 0.99994))),
-        ("step", ScheduleConfig::Step(StepDecayConfig::new(0.1, 1000, 0.5))),
-        ("linear", ScheduleConfig::Linear(LinearConfig::new(0.0, 0.02, 10_000))),
+        (
+            "step",
+            ScheduleConfig::Step(StepDecayConfig::new(0.1, 1000, 0.5)),
+        ),
+        (
+            "linear",
+            ScheduleConfig::Linear(LinearConfig::new(0.0, 0.02, 10_000)),
+        ),
         (
             "sequence",
             ScheduleConfig::Sequence(SequenceConfig {
@@ -49,9 +64,10 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
-    let s = ScheduleConfig::Triangular(CyclicConfig::new(0.001, 0.006, 2000).with_momentum(0.85, 0.95))
-        .init()
-        .unwrap();
+    let s =
+        ScheduleConfig::Triangular(CyclicConfig::new(0.001, 0.006, 2000).with_momentum(0.85, 0.95))
+            .init()
+            .unwrap();
     c.bench_function("momentum/triangular", |b| {
         let mut step = 0u64;
         b.iter(|| {

@@ -14,9 +14,7 @@ pub enum ScheduleError {
     #[error("{name} is {value}, but it must be greater than 0")]
     NotPositive { name: &'static str, value: f64 },
 
-    #[error(
-        "max_lr ({max_lr}) is below base_lr ({base_lr}): swap them so that base_lr <= max_lr"
-    )]
+    #[error("max_lr ({max_lr}) is below base_lr ({base_lr}): swap them so that base_lr <= max_lr")]
     MaxBelowBase { base_lr: f64, max_lr: f64 },
 
     #[error("max_lr ({max_lr}) is below min_lr ({min_lr}): swap them so that min_lr <= max_lr")]
@@ -47,7 +45,11 @@ pub enum ScheduleError {
         "phase {phase} of one_cycle is shorter than one step (total_steps {total_steps}, \
          pct_start {pct_start}): raise total_steps or move pct_start away from 0 and 1"
     )]
-    PhaseTooShort { phase: usize, total_steps: u64, pct_start: f64 },
+    PhaseTooShort {
+        phase: usize,
+        total_steps: u64,
+        pct_start: f64,
+    },
 
     #[error("{name} is {value}, but momentum must be in [0, 1) (for example 0.85 and 0.95)")]
     MomentumOutOfRange { name: &'static str, value: f64 },
@@ -56,15 +58,19 @@ pub enum ScheduleError {
         "max_momentum ({max_momentum}) is below base_momentum ({base_momentum}): swap them; \
          momentum is highest where the learning rate is lowest"
     )]
-    MomentumReversed { base_momentum: f64, max_momentum: f64 },
+    MomentumReversed {
+        base_momentum: f64,
+        max_momentum: f64,
+    },
 
-    #[error(
-        "only {given} was given: cyclical momentum needs both base_momentum and max_momentum"
-    )]
+    #[error("only {given} was given: cyclical momentum needs both base_momentum and max_momentum")]
     MomentumHalf { given: &'static str },
 
     #[error("{parameter} does not apply to the {policy} policy: remove it")]
-    NotApplicable { policy: &'static str, parameter: &'static str },
+    NotApplicable {
+        policy: &'static str,
+        parameter: &'static str,
+    },
 
     #[error("a sequence needs at least one schedule")]
     EmptySequence,
@@ -80,7 +86,11 @@ pub enum ScheduleError {
         "sequence boundaries must be above 0 and strictly increasing, but boundary {index} is \
          {value} after {previous}"
     )]
-    UnorderedBoundaries { index: usize, value: u64, previous: u64 },
+    UnorderedBoundaries {
+        index: usize,
+        value: u64,
+        previous: u64,
+    },
 
     #[error(
         "schedule {index} of the sequence {which} momentum but schedule 0 {first}: give every \

@@ -20,9 +20,9 @@
 
 pub mod error;
 pub mod momentum;
-pub mod policy;
 #[cfg(feature = "plot")]
 pub mod plot;
+pub mod policy;
 pub mod range_test;
 pub mod schedule;
 

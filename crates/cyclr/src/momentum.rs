@@ -21,7 +21,10 @@ impl MomentumRange {
     };
 
     pub fn new(base_momentum: f64, max_momentum: f64) -> Result<Self, ScheduleError> {
-        for (name, value) in [("base_momentum", base_momentum), ("max_momentum", max_momentum)] {
+        for (name, value) in [
+            ("base_momentum", base_momentum),
+            ("max_momentum", max_momentum),
+        ] {
             finite(name, value)?;
             if !(0.0..1.0).contains(&value) {
                 return Err(ScheduleError::MomentumOutOfRange { name, value });

@@ -156,7 +156,11 @@ impl Chart {
                 let svg = self.to_svg()?;
                 std::fs::write(&tmp, svg).map_err(|e| write_err(e.to_string()))?;
             }
-            _ => return Err(PlotError::Format { path: path.to_path_buf() }),
+            _ => {
+                return Err(PlotError::Format {
+                    path: path.to_path_buf(),
+                });
+            }
         }
         std::fs::rename(&tmp, path).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
@@ -171,12 +175,13 @@ impl Chart {
         register_font();
         let mut out = String::new();
         {
-            let root = SVGBackend::with_string(&mut out, (self.width, self.height))
-                .into_drawing_area();
-            self.draw(root, &frame).map_err(|message| PlotError::Write {
-                path: PathBuf::from("<svg>"),
-                message,
-            })?;
+            let root =
+                SVGBackend::with_string(&mut out, (self.width, self.height)).into_drawing_area();
+            self.draw(root, &frame)
+                .map_err(|message| PlotError::Write {
+                    path: PathBuf::from("<svg>"),
+                    message,
+                })?;
         }
         Ok(out)
     }
@@ -188,11 +193,17 @@ impl Chart {
     fn range(&self, values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
         let (lo, hi) = values
             .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
         if !lo.is_finite() {
             return None;
         }
-        let pad = if hi > lo { (hi - lo) * 0.05 } else { lo.abs().max(1e-12) * 0.1 };
+        let pad = if hi > lo {
+            (hi - lo) * 0.05
+        } else {
+            lo.abs().max(1e-12) * 0.1
+        };
         Some((lo - pad, hi + pad))
     }
 
@@ -205,16 +216,30 @@ impl Chart {
         let all = self.series.iter().chain(&self.right_series);
         let xs = all.flat_map(|s| s.points.iter().map(|p| self.tx(p.0)));
         let x = self.range(xs).ok_or_else(|| no_data("x values"))?;
-        let ys = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
+        let ys = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1));
         let y = self.range(ys).ok_or_else(|| no_data("y values"))?;
-        let rs = self.right_series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
+        let rs = self
+            .right_series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1));
         let right = self.range(rs).unwrap_or((0.0, 1.0));
         Ok(Frame { x, y, right })
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>, frame: &Frame) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, Shift>,
+        frame: &Frame,
+    ) -> Result<(), String> {
         let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
-        let Frame { x: (x0, x1), y: (y0, y1), right: (r0, r1) } = *frame;
+        let Frame {
+            x: (x0, x1),
+            y: (y0, y1),
+            right: (r0, r1),
+        } = *frame;
 
         root.fill(&WHITE).map_err(e)?;
         let mut chart = ChartBuilder::on(&root)
@@ -229,7 +254,11 @@ impl Chart {
 
         let log_x = self.log_x;
         let x_fmt = move |v: &f64| {
-            if log_x { short(10f64.powf(*v)) } else { short(*v) }
+            if log_x {
+                short(10f64.powf(*v))
+            } else {
+                short(*v)
+            }
         };
         chart
             .configure_mesh()
@@ -270,16 +299,26 @@ impl Chart {
         };
         for s in &self.series {
             let color = next_color();
-            let pts = s.points.iter().map(|&(x, y)| (self.tx(x), y)).filter(|p| p.0.is_finite() && p.1.is_finite());
+            let pts = s
+                .points
+                .iter()
+                .map(|&(x, y)| (self.tx(x), y))
+                .filter(|p| p.0.is_finite() && p.1.is_finite());
             chart
                 .draw_series(LineSeries::new(pts, color.stroke_width(2)))
                 .map_err(e)?
                 .label(&s.label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
         }
         for s in &self.right_series {
             let color = next_color().mix(0.8);
-            let pts = s.points.iter().map(|&(x, y)| (self.tx(x), y)).filter(|p| p.0.is_finite() && p.1.is_finite());
+            let pts = s
+                .points
+                .iter()
+                .map(|&(x, y)| (self.tx(x), y))
+                .filter(|p| p.0.is_finite() && p.1.is_finite());
             chart
                 .draw_secondary_series(LineSeries::new(pts, color.stroke_width(1)))
                 .map_err(e)?
@@ -297,7 +336,12 @@ impl Chart {
                     .draw_series(std::iter::once(Circle::new((x, y), 6, color.filled())))
                     .map_err(e)?,
                 None => chart
-                    .draw_series(DashedLineSeries::new([(x, y0), (x, y1)], 6, 4, color.stroke_width(2)))
+                    .draw_series(DashedLineSeries::new(
+                        [(x, y0), (x, y1)],
+                        6,
+                        4,
+                        color.stroke_width(2),
+                    ))
                     .map_err(e)?,
             }
             .label(&m.label)
@@ -355,8 +399,10 @@ mod tests {
     fn png_and_svg_are_written_and_empty_data_is_an_error() {
         let dir = std::env::temp_dir().join(format!("cyclr-plot-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let chart = Chart::new("t", "step", "lr")
-            .line(Series::new("a", (0..100).map(|i| (i as f64, (i as f64).sin())).collect()));
+        let chart = Chart::new("t", "step", "lr").line(Series::new(
+            "a",
+            (0..100).map(|i| (i as f64, (i as f64).sin())).collect(),
+        ));
         chart.save(&dir.join("a.png")).unwrap();
         chart.save(&dir.join("a.svg")).unwrap();
         let png = std::fs::read(dir.join("a.png")).unwrap();
@@ -364,13 +410,35 @@ mod tests {
         let svg = std::fs::read_to_string(dir.join("a.svg")).unwrap();
         assert!(svg.contains("<svg") && svg.contains("polyline"));
         let empty = Chart::new("empty", "x", "y").line(Series::new("a", vec![(0.0, f64::NAN)]));
-        assert!(empty.save(&dir.join("b.png")).unwrap_err().to_string().contains("no finite"));
+        assert!(
+            empty
+                .save(&dir.join("b.png"))
+                .unwrap_err()
+                .to_string()
+                .contains("no finite")
+        );
         assert!(!dir.join("b.png").exists());
-        assert!(matches!(empty.save(&dir.join("b.png")), Err(PlotError::NoData { .. })));
+        assert!(matches!(
+            empty.save(&dir.join("b.png")),
+            Err(PlotError::NoData { .. })
+        ));
         assert!(matches!(empty.to_svg(), Err(PlotError::NoData { .. })));
-        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
-        assert!(!left.iter().any(|n| n.to_string_lossy().contains("partial")), "{left:?}");
-        assert!(chart.save(&dir.join("a.jpg")).unwrap_err().to_string().contains(".png or .svg"));
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(
+            !left.iter().any(|n| n.to_string_lossy().contains("partial")),
+            "{left:?}"
+        );
+        assert!(
+            chart
+                .save(&dir.join("a.jpg"))
+                .unwrap_err()
+                .to_string()
+                .contains(".png or .svg")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

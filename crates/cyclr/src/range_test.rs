@@ -50,7 +50,9 @@ impl RangeTestConfig {
             if v.is_finite() && v >= 0.0 {
                 Ok(())
             } else {
-                Err(format!("--{name} is {v}, but it must be a finite number >= 0"))
+                Err(format!(
+                    "--{name} is {v}, but it must be a finite number >= 0"
+                ))
             }
         };
         f("min-lr", self.min_lr)?;
@@ -62,7 +64,9 @@ impl RangeTestConfig {
             ));
         }
         if self.ramp == Ramp::Exponential && self.min_lr <= 0.0 {
-            return Err("an exponential ramp cannot start at 0: give --min-lr above 0 (e.g. 1e-7)".into());
+            return Err(
+                "an exponential ramp cannot start at 0: give --min-lr above 0 (e.g. 1e-7)".into(),
+            );
         }
         if self.iterations < 2 {
             return Err(format!(
@@ -71,10 +75,16 @@ impl RangeTestConfig {
             ));
         }
         if !(self.smoothing.is_finite() && (0.0..1.0).contains(&self.smoothing)) {
-            return Err(format!("smoothing is {}, but it must be in [0, 1)", self.smoothing));
+            return Err(format!(
+                "smoothing is {}, but it must be in [0, 1)",
+                self.smoothing
+            ));
         }
         if !(self.diverge_factor.is_finite() && self.diverge_factor > 1.0) {
-            return Err(format!("diverge factor is {}, but it must be above 1", self.diverge_factor));
+            return Err(format!(
+                "diverge factor is {}, but it must be above 1",
+                self.diverge_factor
+            ));
         }
         Ok(())
     }
@@ -113,7 +123,11 @@ pub struct Ema {
 
 impl Ema {
     pub fn new(beta: f64) -> Self {
-        Self { beta, avg: 0.0, count: 0 }
+        Self {
+            beta,
+            avg: 0.0,
+            count: 0,
+        }
     }
 
     pub fn update(&mut self, x: f64) -> f64 {
@@ -160,12 +174,18 @@ pub struct HeldOut {
 impl HeldOut {
     /// An accuracy only.
     pub fn accuracy(accuracy: f64) -> Self {
-        Self { accuracy: Some(accuracy), loss: None }
+        Self {
+            accuracy: Some(accuracy),
+            loss: None,
+        }
     }
 
     /// A loss only.
     pub fn loss(loss: f64) -> Self {
-        Self { accuracy: None, loss: Some(loss) }
+        Self {
+            accuracy: None,
+            loss: Some(loss),
+        }
     }
 }
 
@@ -174,7 +194,12 @@ impl HeldOut {
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum EarlyStop {
     /// The smoothed loss passed `diverge_factor` times its best.
-    Diverged { iteration: u64, lr: f64, smoothed_loss: f64, best: f64 },
+    Diverged {
+        iteration: u64,
+        lr: f64,
+        smoothed_loss: f64,
+        best: f64,
+    },
     /// The loss was NaN or infinite.
     NotFinite { iteration: u64, lr: f64 },
     /// Stopped by the user.
@@ -186,12 +211,19 @@ pub enum EarlyStop {
 impl EarlyStop {
     pub fn describe(&self) -> String {
         match self {
-            EarlyStop::Diverged { iteration, lr, smoothed_loss, best } => format!(
+            EarlyStop::Diverged {
+                iteration,
+                lr,
+                smoothed_loss,
+                best,
+            } => format!(
                 "stopped early at iteration {iteration} (lr {lr:.3e}): the smoothed loss {smoothed_loss:.3} passed {:.1}x its best {best:.3}",
                 smoothed_loss / best
             ),
             EarlyStop::NotFinite { iteration, lr } => {
-                format!("stopped early at iteration {iteration} (lr {lr:.3e}): the loss was not a finite number")
+                format!(
+                    "stopped early at iteration {iteration} (lr {lr:.3e}): the loss was not a finite number"
+                )
             }
             EarlyStop::Interrupted { iteration } => format!("interrupted at iteration {iteration}"),
             EarlyStop::OutOfData { iteration } => format!(
@@ -353,7 +385,11 @@ pub fn valley(losses: &[f64]) -> Option<usize> {
     let sections = (max_end as isize - max_start) as f64 / 3.0;
     let idx = max_start + sections as isize + (sections / 2.0) as isize;
     // A negative index counts from the end, as in Python.
-    Some(if idx < 0 { (n as isize + idx).max(0) as usize } else { (idx as usize).min(n - 1) })
+    Some(if idx < 0 {
+        (n as isize + idx).max(0) as usize
+    } else {
+        (idx as usize).min(n - 1)
+    })
 }
 
 /// fastai's `slide` (interval slide rule): walk left from the end until the loss gradient at
@@ -421,8 +457,12 @@ pub fn accuracy_rule(accuracy: &[f64]) -> Result<(usize, usize), String> {
         ));
     }
     let level = |f: f64| accuracy[trough] + f * rise;
-    let base = (trough..=peak).find(|&i| accuracy[i] >= level(0.1)).unwrap_or(trough);
-    let max = (base..=peak).find(|&i| accuracy[i] >= level(0.9)).unwrap_or(peak);
+    let base = (trough..=peak)
+        .find(|&i| accuracy[i] >= level(0.1))
+        .unwrap_or(trough);
+    let max = (base..=peak)
+        .find(|&i| accuracy[i] >= level(0.9))
+        .unwrap_or(peak);
     Ok((base, max))
 }
 
@@ -490,7 +530,11 @@ pub struct Analysis {
 /// The curve the paper's rule reads, as (index into `points`, value) pairs, and its name.
 fn paper_curve(points: &[RangePoint]) -> (Option<Vec<(usize, f64)>>, &'static str) {
     if !points.is_empty() && points.iter().all(|p| p.smoothed_accuracy.is_some()) {
-        let c = points.iter().enumerate().filter_map(|(i, p)| Some((i, p.smoothed_accuracy?))).collect();
+        let c = points
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((i, p.smoothed_accuracy?)))
+            .collect();
         return (Some(c), "smoothed accuracy");
     }
     let held: Vec<(usize, f64)> = points
@@ -519,7 +563,10 @@ pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
     let finite: Vec<RangePoint> = points
         .iter()
         .filter(|p| {
-            p.lr.is_finite() && p.lr >= 0.0 && p.loss.is_finite() && p.smoothed_loss.is_finite()
+            p.lr.is_finite()
+                && p.lr >= 0.0
+                && p.loss.is_finite()
+                && p.smoothed_loss.is_finite()
                 && p.smoothed_accuracy.is_none_or(f64::is_finite)
         })
         .cloned()
@@ -536,23 +583,40 @@ pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
     let lrs: Vec<f64> = points.iter().map(|p| p.lr).collect();
     let losses: Vec<f64> = points.iter().map(|p| p.smoothed_loss).collect();
     let iteration = |i: usize| Some(points[i].iteration);
-    let push = |s: &mut Vec<Suggestion>, rule: &str, description: &str, lr: f64, it: Option<u64>| {
-        s.push(Suggestion { rule: rule.into(), description: description.into(), lr, iteration: it });
-    };
+    let push =
+        |s: &mut Vec<Suggestion>, rule: &str, description: &str, lr: f64, it: Option<u64>| {
+            s.push(Suggestion {
+                rule: rule.into(),
+                description: description.into(),
+                lr,
+                iteration: it,
+            });
+        };
 
     if n < 20 {
         warnings.push(format!(
             "the curve has only {n} points: too short to judge. Run the range test for more \
              iterations (100 or more), or lower --max-lr if it diverged at once"
         ));
-        return Analysis { suggestions, recommendation: None, warnings };
+        return Analysis {
+            suggestions,
+            recommendation: None,
+            warnings,
+        };
     }
 
     // Noise: the raw loss around its smoothed curve, against how far the smoothed curve
     // falls. Measured up to where the loss bottoms out: past it the scatter is the
     // instability the test is looking for, not noise.
-    let bottom = argmin(&losses).unwrap_or(n - 1).max(n / 10).max(9).min(n - 1);
-    let residual = (points[..=bottom].iter().map(|p| (p.loss - p.smoothed_loss).powi(2)).sum::<f64>()
+    let bottom = argmin(&losses)
+        .unwrap_or(n - 1)
+        .max(n / 10)
+        .max(9)
+        .min(n - 1);
+    let residual = (points[..=bottom]
+        .iter()
+        .map(|p| (p.loss - p.smoothed_loss).powi(2))
+        .sum::<f64>()
         / (bottom + 1) as f64)
         .sqrt();
     let drop = losses[0] - losses.iter().copied().fold(f64::INFINITY, f64::min);
@@ -576,20 +640,44 @@ pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
 
     let skip_start = (n / 10).min(10);
     if let Some(i) = steepest_descent(&losses, skip_start, 5.min(n / 10)) {
-        push(&mut suggestions, "steepest_descent", "torch-lr-finder: where the smoothed loss falls fastest per iteration", lrs[i], iteration(i));
+        push(
+            &mut suggestions,
+            "steepest_descent",
+            "torch-lr-finder: where the smoothed loss falls fastest per iteration",
+            lrs[i],
+            iteration(i),
+        );
     }
     // fastai reads its rules on the points [num_it/10 : -5].
     let (lo, hi) = (n / 10, n.saturating_sub(5));
     if hi > lo + 2 {
         let (l, s) = (&lrs[lo..hi], &losses[lo..hi]);
         if let Some(i) = valley(s) {
-            push(&mut suggestions, "valley", "fastai valley: half-way down the longest descent of the loss", l[i], iteration(lo + i));
+            push(
+                &mut suggestions,
+                "valley",
+                "fastai valley: half-way down the longest descent of the loss",
+                l[i],
+                iteration(lo + i),
+            );
         }
         if let Some((i, lr)) = minimum_over_ten(l, s) {
-            push(&mut suggestions, "minimum_over_10", "fastai minimum: a tenth of the rate at the lowest loss", lr, iteration(lo + i));
+            push(
+                &mut suggestions,
+                "minimum_over_10",
+                "fastai minimum: a tenth of the rate at the lowest loss",
+                lr,
+                iteration(lo + i),
+            );
         }
         if let Some(i) = steep(l, s) {
-            push(&mut suggestions, "steep", "fastai steep: where the loss falls fastest against log(lr)", l[i], iteration(lo + i));
+            push(
+                &mut suggestions,
+                "steep",
+                "fastai steep: where the loss falls fastest against log(lr)",
+                l[i],
+                iteration(lo + i),
+            );
         }
     }
 
@@ -603,9 +691,26 @@ pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
     };
     match &acc_rule {
         Ok((b, m)) => {
-            push(&mut suggestions, "accuracy_base", &format!("paper: where the {what} starts to rise (10% of its climb)"), lrs[*b], iteration(*b));
-            push(&mut suggestions, "accuracy_max", &format!("paper: where the {what} rise slows (90% of its climb), before it peaks or falls"), lrs[*m], iteration(*m));
-            let last = curve.as_ref().and_then(|c| c.last()).map_or(n - 1, |&(i, _)| i);
+            push(
+                &mut suggestions,
+                "accuracy_base",
+                &format!("paper: where the {what} starts to rise (10% of its climb)"),
+                lrs[*b],
+                iteration(*b),
+            );
+            push(
+                &mut suggestions,
+                "accuracy_max",
+                &format!(
+                    "paper: where the {what} rise slows (90% of its climb), before it peaks or falls"
+                ),
+                lrs[*m],
+                iteration(*m),
+            );
+            let last = curve
+                .as_ref()
+                .and_then(|c| c.last())
+                .map_or(n - 1, |&(i, _)| i);
             if *m >= last && stop.is_none() {
                 warnings.push(
                     "accuracy was still rising at the end of the ramp: the true maximum may be \
@@ -614,11 +719,17 @@ pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
                 );
             }
         }
-        Err(why) => warnings.push(format!("the paper's accuracy rule cannot be applied: {why}")),
+        Err(why) => warnings.push(format!(
+            "the paper's accuracy rule cannot be applied: {why}"
+        )),
     }
 
     if too_flat || too_noisy {
-        return Analysis { suggestions, recommendation: None, warnings };
+        return Analysis {
+            suggestions,
+            recommendation: None,
+            warnings,
+        };
     }
 
     // The learning rate at which the loss bottomed out: never recommend past it.
@@ -629,13 +740,19 @@ pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
         Ok((b, m)) => (lrs[b], lrs[m], "the paper's accuracy rule"),
         Err(_) => {
             let max = min_loss_lr / 2.0;
-            (max / 4.0, max, "the loss (half the rate at the lowest loss, base a quarter of it)")
+            (
+                max / 4.0,
+                max,
+                "the loss (half the rate at the lowest loss, base a quarter of it)",
+            )
         }
     };
     let mut notes = Vec::new();
     let limit = diverged_at.map_or(min_loss_lr, |d| d.min(min_loss_lr.max(base)));
     if max > limit && limit > base {
-        notes.push(format!("max lowered to {limit:.3e}, where the loss stopped improving"));
+        notes.push(format!(
+            "max lowered to {limit:.3e}, where the loss stopped improving"
+        ));
         max = limit;
     }
     if base <= 0.0 || base >= max {
@@ -646,7 +763,10 @@ pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
         .iter()
         .filter(|s| matches!(s.rule.as_str(), "steepest_descent" | "valley" | "steep"))
         .collect();
-    let inside = loss_rules.iter().filter(|s| s.lr >= base * 0.999 && s.lr <= max * 1.001).count();
+    let inside = loss_rules
+        .iter()
+        .filter(|s| s.lr >= base * 0.999 && s.lr <= max * 1.001)
+        .count();
     let agreement = if loss_rules.is_empty() {
         "no loss-based rule could be applied to compare".to_string()
     } else {
@@ -655,20 +775,40 @@ pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
             (0, _) => "the rules disagree: look at the plot before trusting the pair",
             _ => "the rules partly agree",
         };
-        let list: Vec<String> = loss_rules.iter().map(|s| format!("{} {:.2e}", s.rule, s.lr)).collect();
-        format!("{inside} of {} loss-based suggestions ({}) fall inside [{base:.2e}, {max:.2e}]: {verdict}", loss_rules.len(), list.join(", "))
+        let list: Vec<String> = loss_rules
+            .iter()
+            .map(|s| format!("{} {:.2e}", s.rule, s.lr))
+            .collect();
+        format!(
+            "{inside} of {} loss-based suggestions ({}) fall inside [{base:.2e}, {max:.2e}]: {verdict}",
+            loss_rules.len(),
+            list.join(", ")
+        )
     };
-    let agreement = if notes.is_empty() { agreement } else { format!("{agreement}; {}", notes.join("; ")) };
+    let agreement = if notes.is_empty() {
+        agreement
+    } else {
+        format!("{agreement}; {}", notes.join("; "))
+    };
     if !(base.is_finite() && max.is_finite() && base > 0.0 && max > base) {
         warnings.push(format!(
             "the curve gives no usable pair (base {base:.3e}, max {max:.3e}): look at the plot, \
              or rerun over a wider range"
         ));
-        return Analysis { suggestions, recommendation: None, warnings };
+        return Analysis {
+            suggestions,
+            recommendation: None,
+            warnings,
+        };
     }
     Analysis {
         suggestions,
-        recommendation: Some(Recommendation { base_lr: base, max_lr: max, source: source.into(), agreement }),
+        recommendation: Some(Recommendation {
+            base_lr: base,
+            max_lr: max,
+            source: source.into(),
+            agreement,
+        }),
         warnings,
     }
 }

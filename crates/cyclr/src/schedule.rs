@@ -114,7 +114,9 @@ impl fmt::Display for Policy {
 
 /// An unknown policy name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown policy '{0}': expected one of triangular, triangular2, exp_range, one_cycle, sgdr, fixed, decay, exp, step, linear, sequence")]
+#[error(
+    "unknown policy '{0}': expected one of triangular, triangular2, exp_range, one_cycle, sgdr, fixed, decay, exp, step, linear, sequence"
+)]
 pub struct UnknownPolicy(pub String);
 
 impl FromStr for Policy {

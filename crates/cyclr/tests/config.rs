@@ -26,9 +26,15 @@ fn hyphenated_policy_names_are_accepted() {
     .unwrap();
     assert_eq!(s.policy(), Policy::ExpRange);
     assert_eq!("one-cycle".parse::<Policy>().unwrap(), Policy::OneCycle);
-    assert_eq!("Triangular2".parse::<Policy>().unwrap(), Policy::Triangular2);
+    assert_eq!(
+        "Triangular2".parse::<Policy>().unwrap(),
+        Policy::Triangular2
+    );
     let err = "triangle".parse::<Policy>().unwrap_err().to_string();
-    assert!(err.contains("unknown policy 'triangle'") && err.contains("triangular2"), "{err}");
+    assert!(
+        err.contains("unknown policy 'triangle'") && err.contains("triangular2"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -38,7 +44,10 @@ fn invalid_config_is_rejected_when_read() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("max_lr (0.001) is below base_lr (0.01)"), "{err}");
+    assert!(
+        err.contains("max_lr (0.001) is below base_lr (0.01)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -89,25 +98,76 @@ fn each_validation_error_says_what_to_change() {
         ("policy='fixed'\nbase_lr=-0.1", "cannot be negative"),
         ("policy='fixed'\nbase_lr=nan", "must be a finite number"),
         ("policy='fixed'\nbase_lr=inf", "must be a finite number"),
-        ("policy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=0", "step_size_up is 0"),
-        ("policy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\nstep_size_down=0", "step_size_down is 0"),
-        ("policy='exp_range'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\ngamma=1.5", "gamma is 1.5"),
-        ("policy='exp_range'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\ngamma=0", "must be in (0, 1]"),
-        ("policy='one_cycle'\nmax_lr=0.1\ntotal_steps=100\npct_start=1.0", "strictly between 0 and 1"),
-        ("policy='one_cycle'\nmax_lr=0.1\ntotal_steps=100\npct_start=0.6\nthree_phase=true", "below 0.5"),
-        ("policy='one_cycle'\nmax_lr=0.1\ntotal_steps=2\npct_start=0.3", "shorter than one step"),
-        ("policy='one_cycle'\nmax_lr=0.1\ntotal_steps=100\ndiv_factor=0", "div_factor is 0"),
-        ("policy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\nbase_momentum=0.9\nmax_momentum=1.0", "momentum must be in [0, 1)"),
-        ("policy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\nbase_momentum=0.95\nmax_momentum=0.85", "swap them"),
-        ("policy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\nbase_momentum=0.85", "needs both"),
+        (
+            "policy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=0",
+            "step_size_up is 0",
+        ),
+        (
+            "policy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\nstep_size_down=0",
+            "step_size_down is 0",
+        ),
+        (
+            "policy='exp_range'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\ngamma=1.5",
+            "gamma is 1.5",
+        ),
+        (
+            "policy='exp_range'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\ngamma=0",
+            "must be in (0, 1]",
+        ),
+        (
+            "policy='one_cycle'\nmax_lr=0.1\ntotal_steps=100\npct_start=1.0",
+            "strictly between 0 and 1",
+        ),
+        (
+            "policy='one_cycle'\nmax_lr=0.1\ntotal_steps=100\npct_start=0.6\nthree_phase=true",
+            "below 0.5",
+        ),
+        (
+            "policy='one_cycle'\nmax_lr=0.1\ntotal_steps=2\npct_start=0.3",
+            "shorter than one step",
+        ),
+        (
+            "policy='one_cycle'\nmax_lr=0.1\ntotal_steps=100\ndiv_factor=0",
+            "div_factor is 0",
+        ),
+        (
+            "policy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\nbase_momentum=0.9\nmax_momentum=1.0",
+            "momentum must be in [0, 1)",
+        ),
+        (
+            "policy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\nbase_momentum=0.95\nmax_momentum=0.85",
+            "swap them",
+        ),
+        (
+            "policy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\nbase_momentum=0.85",
+            "needs both",
+        ),
         ("policy='sgdr'\nmax_lr=0.1\nt0=0", "t0 is 0"),
         ("policy='sgdr'\nmax_lr=0.1\nt0=10\nt_mult=0", "t_mult is 0"),
-        ("policy='step'\nbase_lr=0.1\nstep_size=10\ngamma=2", "gamma is 2"),
-        ("policy='sequence'\nboundaries=[]\nschedules=[]", "at least one schedule"),
-        ("policy='sequence'\nboundaries=[]\n[[schedules]]\npolicy='fixed'\nbase_lr=0.1\n[[schedules]]\npolicy='fixed'\nbase_lr=0.2", "needs 1 boundaries"),
-        ("policy='sequence'\nboundaries=[0]\n[[schedules]]\npolicy='fixed'\nbase_lr=0.1\n[[schedules]]\npolicy='fixed'\nbase_lr=0.2", "strictly increasing"),
-        ("policy='sequence'\nboundaries=[5]\n[[schedules]]\npolicy='fixed'\nbase_lr=0.1\n[[schedules]]\npolicy='fixed'\nbase_lr=-0.2", "schedule 1 of the sequence: base_lr is -0.2"),
-        ("policy='sequence'\nboundaries=[5]\n[[schedules]]\npolicy='fixed'\nbase_lr=0.1\n[[schedules]]\npolicy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\nbase_momentum=0.8\nmax_momentum=0.9", "schedule 1 of the sequence cycles momentum"),
+        (
+            "policy='step'\nbase_lr=0.1\nstep_size=10\ngamma=2",
+            "gamma is 2",
+        ),
+        (
+            "policy='sequence'\nboundaries=[]\nschedules=[]",
+            "at least one schedule",
+        ),
+        (
+            "policy='sequence'\nboundaries=[]\n[[schedules]]\npolicy='fixed'\nbase_lr=0.1\n[[schedules]]\npolicy='fixed'\nbase_lr=0.2",
+            "needs 1 boundaries",
+        ),
+        (
+            "policy='sequence'\nboundaries=[0]\n[[schedules]]\npolicy='fixed'\nbase_lr=0.1\n[[schedules]]\npolicy='fixed'\nbase_lr=0.2",
+            "strictly increasing",
+        ),
+        (
+            "policy='sequence'\nboundaries=[5]\n[[schedules]]\npolicy='fixed'\nbase_lr=0.1\n[[schedules]]\npolicy='fixed'\nbase_lr=-0.2",
+            "schedule 1 of the sequence: base_lr is -0.2",
+        ),
+        (
+            "policy='sequence'\nboundaries=[5]\n[[schedules]]\npolicy='fixed'\nbase_lr=0.1\n[[schedules]]\npolicy='triangular'\nbase_lr=0.1\nmax_lr=0.2\nstep_size_up=5\nbase_momentum=0.8\nmax_momentum=0.9",
+            "schedule 1 of the sequence cycles momentum",
+        ),
     ];
     for (text, needle) in cases {
         let e = err(text).to_string();
@@ -139,23 +199,35 @@ fn join_accepts_any_schedule_and_matches_sequence() {
         "policy='sequence'\nboundaries=[5]\n[[schedules]]\npolicy='fixed'\nbase_lr=0.1\n[[schedules]]\npolicy='triangular'\nbase_lr=0.001\nmax_lr=0.006\nstep_size_up=10",
     )
     .unwrap();
-    let parts = vec![Schedule::fixed(0.1).unwrap(), Schedule::triangular(0.001, 0.006, 10).unwrap()];
+    let parts = vec![
+        Schedule::fixed(0.1).unwrap(),
+        Schedule::triangular(0.001, 0.006, 10).unwrap(),
+    ];
     let join = Join::new(parts, vec![5]).unwrap();
     for step in 0..100 {
         assert_eq!(seq.lr(step), join.lr(step));
     }
     let err = Join::new(vec![Schedule::fixed(0.1).unwrap()], vec![5]).unwrap_err();
     assert!(err.to_string().contains("needs 0 boundaries"), "{err}");
-    let err = Join::new(vec![Schedule::fixed(0.1).unwrap(), Schedule::fixed(0.2).unwrap()], vec![0]).unwrap_err();
+    let err = Join::new(
+        vec![Schedule::fixed(0.1).unwrap(), Schedule::fixed(0.2).unwrap()],
+        vec![0],
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("strictly increasing"), "{err}");
 }
 
 #[test]
 fn schedules_that_end_say_when() {
     use cyclr::{OneCycleConfig, Schedule};
-    let one: Schedule = ScheduleConfig::OneCycle(OneCycleConfig::new(0.1, 900)).init().unwrap();
+    let one: Schedule = ScheduleConfig::OneCycle(OneCycleConfig::new(0.1, 900))
+        .init()
+        .unwrap();
     assert_eq!(one.length(), Some(900));
-    assert_eq!(Schedule::triangular(0.001, 0.006, 100).unwrap().length(), None);
+    assert_eq!(
+        Schedule::triangular(0.001, 0.006, 100).unwrap().length(),
+        None
+    );
     let seq: Schedule = toml::from_str(
         "policy='sequence'\nboundaries=[50]\n[[schedules]]\npolicy='linear'\nstart_lr=0.0\nend_lr=0.1\nsteps=50\n[[schedules]]\npolicy='one_cycle'\nmax_lr=0.1\ntotal_steps=400",
     )

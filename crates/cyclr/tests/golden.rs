@@ -4,32 +4,37 @@
 use std::path::PathBuf;
 
 use cyclr::{
-    AnnealStrategy, CyclicConfig, LrSchedule, OneCycleConfig, Schedule, ScheduleConfig,
-    SgdrConfig,
+    AnnealStrategy, CyclicConfig, LrSchedule, OneCycleConfig, Schedule, ScheduleConfig, SgdrConfig,
 };
 use serde_json::Value;
 
 fn golden_dir() -> PathBuf {
     std::env::var_os("CYCLR_GOLDEN_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
-        })
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden"))
 }
 
 fn f(case: &Value, key: &str) -> f64 {
-    case[key].as_f64().unwrap_or_else(|| panic!("{key} missing"))
+    case[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} missing"))
 }
 
 fn u(case: &Value, key: &str) -> u64 {
-    case[key].as_u64().unwrap_or_else(|| panic!("{key} missing"))
+    case[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} missing"))
 }
 
 fn schedule_for(case: &Value) -> Schedule {
     let config = match case["kind"].as_str().unwrap() {
         "cyclic" => {
-            let mut c = CyclicConfig::new(f(case, "base_lr"), f(case, "max_lr"), u(case, "step_size_up"))
-                .with_momentum(f(case, "base_momentum"), f(case, "max_momentum"));
+            let mut c = CyclicConfig::new(
+                f(case, "base_lr"),
+                f(case, "max_lr"),
+                u(case, "step_size_up"),
+            )
+            .with_momentum(f(case, "base_momentum"), f(case, "max_momentum"));
             if let Some(down) = case["step_size_down"].as_u64() {
                 c = c.with_step_size_down(down);
             }

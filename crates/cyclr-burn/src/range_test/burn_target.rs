@@ -1,8 +1,8 @@
 //! Any burn model that implements burn-train's `TrainStep` as a range-test target.
 
 use burn::module::Module;
-use burn::store::ModuleRecord;
 use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::store::ModuleRecord;
 use burn::train::{
     ClassificationOutput, MultiLabelClassificationOutput, RegressionOutput, SequenceOutput,
     TrainStep,
@@ -43,7 +43,12 @@ impl RangeTestOutput for ClassificationOutput {
             return None;
         }
         let predicted = self.output.clone().argmax(1).reshape([n]);
-        let correct = predicted.equal(self.targets.clone()).int().sum().try_into_scalar::<i64>().ok()?;
+        let correct = predicted
+            .equal(self.targets.clone())
+            .int()
+            .sum()
+            .try_into_scalar::<i64>()
+            .ok()?;
         Some(correct as f64 / n as f64)
     }
 }
@@ -91,7 +96,11 @@ where
 {
     /// The model to test and the optimizer it will train with.
     pub fn new(model: M, optim: ModuleOptimizer) -> Self {
-        Self { model, optim, held_out: None }
+        Self {
+            model,
+            optim,
+            held_out: None,
+        }
     }
 
     /// Measures held-out data with `f` every `eval_every` updates of the test.
@@ -161,9 +170,15 @@ where
         let loss = loss_sum / n;
         if loss.is_finite() {
             let grads = single.unwrap_or_else(|| accumulator.grads());
-            self.model = self.model.clone().optimize(&mut self.optim, lr.into(), grads);
+            self.model = self
+                .model
+                .clone()
+                .optimize(&mut self.optim, lr.into(), grads);
         }
-        Ok(StepLoss { loss, accuracy: all_acc.then_some(acc_sum / n) })
+        Ok(StepLoss {
+            loss,
+            accuracy: all_acc.then_some(acc_sum / n),
+        })
     }
 
     fn held_out(&mut self) -> Option<HeldOut> {

@@ -108,7 +108,11 @@ impl RangeTest {
         T: RangeTestTarget,
         I: IntoIterator<Item = T::Batch>,
     {
-        self.run_fallible(target, batches.into_iter().map(Ok::<_, std::convert::Infallible>), progress)
+        self.run_fallible(
+            target,
+            batches.into_iter().map(Ok::<_, std::convert::Infallible>),
+            progress,
+        )
     }
 
     /// [`run`](Self::run) over batches that may fail to load, as burn's data loaders
@@ -163,7 +167,10 @@ impl RangeTest {
                 .by_ref()
                 .take(self.accumulation as usize)
                 .collect::<Result<Vec<T::Batch>, E>>()
-                .map_err(|e| RangeTestError::Data { iteration: i, message: e.to_string() })?;
+                .map_err(|e| RangeTestError::Data {
+                    iteration: i,
+                    message: e.to_string(),
+                })?;
             // A partial last update would have a different effective batch: stop before it.
             if micro.len() < self.accumulation as usize {
                 rec.stop = Some(EarlyStop::OutOfData { iteration: i });
@@ -172,7 +179,10 @@ impl RangeTest {
             let lr = self.ramp.lr(i);
             let step = target
                 .train_step(micro, lr)
-                .map_err(|message| RangeTestError::Step { iteration: i, message })?;
+                .map_err(|message| RangeTestError::Step {
+                    iteration: i,
+                    message,
+                })?;
             let go_on = rec.record(lr, step.loss, step.accuracy);
             if go_on
                 && let Some(k) = self.eval_every

@@ -20,4 +20,4 @@ pub use outcome::RangeTestOutcome;
 pub use supervised::RangeTestInput;
 pub use target::{RangeTestError, RangeTestTarget, StepLoss};
 
-pub use cyclr::range_test::{HeldOut, RangeTestConfig, Ramp};
+pub use cyclr::range_test::{HeldOut, Ramp, RangeTestConfig};

@@ -98,13 +98,22 @@ impl RangeTestOutcome {
     pub fn chart(&self, title: &str) -> cyclr::plot::Chart {
         use cyclr::plot::{Chart, Marker, Series};
         let pts = &self.points;
-        let train_acc: Vec<(f64, f64)> =
-            pts.iter().filter_map(|p| Some((p.lr, p.smoothed_accuracy?))).collect();
-        let held_acc: Vec<(f64, f64)> =
-            pts.iter().filter_map(|p| Some((p.lr, p.test_accuracy?))).collect();
-        let held_loss: Vec<(f64, f64)> =
-            pts.iter().filter_map(|p| Some((p.lr, p.test_loss?))).collect();
-        let loss = Series::new("loss (smoothed)", pts.iter().map(|p| (p.lr, p.smoothed_loss)).collect());
+        let train_acc: Vec<(f64, f64)> = pts
+            .iter()
+            .filter_map(|p| Some((p.lr, p.smoothed_accuracy?)))
+            .collect();
+        let held_acc: Vec<(f64, f64)> = pts
+            .iter()
+            .filter_map(|p| Some((p.lr, p.test_accuracy?)))
+            .collect();
+        let held_loss: Vec<(f64, f64)> = pts
+            .iter()
+            .filter_map(|p| Some((p.lr, p.test_loss?)))
+            .collect();
+        let loss = Series::new(
+            "loss (smoothed)",
+            pts.iter().map(|p| (p.lr, p.smoothed_loss)).collect(),
+        );
         let has_accuracy = !train_acc.is_empty() || !held_acc.is_empty();
         let mut chart = if has_accuracy {
             let mut c = Chart::new(title, "learning rate", "accuracy");
@@ -128,7 +137,11 @@ impl RangeTestOutcome {
         };
         chart.log_x = self.ramp.ramp == cyclr::range_test::Ramp::Exponential;
         if let Some(r) = &self.analysis.recommendation {
-            chart.band = Some((r.base_lr, r.max_lr, format!("recommended {:.2e} - {:.2e}", r.base_lr, r.max_lr)));
+            chart.band = Some((
+                r.base_lr,
+                r.max_lr,
+                format!("recommended {:.2e} - {:.2e}", r.base_lr, r.max_lr),
+            ));
         }
         for s in &self.analysis.suggestions {
             // On the left-axis curve at the suggested rate (some rules suggest a rate that
@@ -137,9 +150,19 @@ impl RangeTestOutcome {
                 .iter()
                 .filter(|p| !has_accuracy || p.smoothed_accuracy.is_some())
                 .min_by(|a, b| (a.lr - s.lr).abs().total_cmp(&(b.lr - s.lr).abs()))
-                .map(|p| if has_accuracy { p.smoothed_accuracy.unwrap_or(f64::NAN) } else { p.smoothed_loss })
+                .map(|p| {
+                    if has_accuracy {
+                        p.smoothed_accuracy.unwrap_or(f64::NAN)
+                    } else {
+                        p.smoothed_loss
+                    }
+                })
                 .filter(|y| y.is_finite());
-            chart.markers.push(Marker { label: format!("{} {:.2e}", s.rule, s.lr), x: s.lr, y });
+            chart.markers.push(Marker {
+                label: format!("{} {:.2e}", s.rule, s.lr),
+                x: s.lr,
+                y,
+            });
         }
         chart
     }

@@ -64,7 +64,10 @@ pub struct RangeTestInput {
 impl RangeTestInput {
     /// Reads the loss and accuracy of any [`RangeTestOutput`].
     pub fn of<O: RangeTestOutput>(output: &O) -> Self {
-        Self { loss: output.loss(), accuracy: output.accuracy() }
+        Self {
+            loss: output.loss(),
+            accuracy: output.accuracy(),
+        }
     }
 }
 
@@ -77,7 +80,12 @@ macro_rules! adapt_outputs {
         }
     )*};
 }
-adapt_outputs!(ClassificationOutput, RegressionOutput, MultiLabelClassificationOutput, SequenceOutput);
+adapt_outputs!(
+    ClassificationOutput,
+    RegressionOutput,
+    MultiLabelClassificationOutput,
+    SequenceOutput
+);
 
 /// The batches seen so far, grouped into updates as they arrive.
 struct Collector {
@@ -103,7 +111,10 @@ impl Collector {
         let loss = match &input.loss {
             Ok(l) => *l,
             Err(e) => {
-                self.error = Some(RangeTestError::Step { iteration: next, message: e.clone() });
+                self.error = Some(RangeTestError::Step {
+                    iteration: next,
+                    message: e.clone(),
+                });
                 self.finish("the range test could not read a loss");
                 return;
             }
@@ -157,18 +168,31 @@ impl Metric for RangeTestMetric {
         self.name.clone()
     }
 
-    fn update(&mut self, item: &RangeTestInput, metadata: &MetricMetadata) -> Result<SerializedEntry, TensorReadError> {
+    fn update(
+        &mut self,
+        item: &RangeTestInput,
+        metadata: &MetricMetadata,
+    ) -> Result<SerializedEntry, TensorReadError> {
         let lr = metadata.lr.as_ref().map(|l| l.base());
-        self.collector.lock().expect("range-test collector").push(item, lr);
+        self.collector
+            .lock()
+            .expect("range-test collector")
+            .push(item, lr);
         let text = match &item.loss {
             Ok(l) => format!("{l:.4}"),
             Err(_) => "-".into(),
         };
-        Ok(SerializedEntry { formatted: text.clone(), serialized: text })
+        Ok(SerializedEntry {
+            formatted: text.clone(),
+            serialized: text,
+        })
     }
 
     fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
-        Ok(SerializedEntry { formatted: String::new(), serialized: String::new() })
+        Ok(SerializedEntry {
+            formatted: String::new(),
+            serialized: String::new(),
+        })
     }
 
     fn clear(&mut self) {}
@@ -278,8 +302,13 @@ impl RangeTest {
             interrupter: training.interrupter(),
             progress_points: Vec::new(),
         }));
-        let metric = RangeTestMetric { name: Arc::new("range test loss".into()), collector: collector.clone() };
-        let mut training = training.metric_train(metric).with_training_strategy(strategy.into());
+        let metric = RangeTestMetric {
+            name: Arc::new("range test loss".into()),
+            collector: collector.clone(),
+        };
+        let mut training = training
+            .metric_train(metric)
+            .with_training_strategy(strategy.into());
         if self.accumulation > 1 {
             training = training.grads_accumulation(self.accumulation as usize);
         }
@@ -292,7 +321,11 @@ impl RangeTest {
         // Batch norm's running statistics are shared between clones and updated in place:
         // keep them to put back afterwards.
         let record = model.clone().into_record();
-        let learner = Learner::new(model.clone(), optim.clone(), CyclrScheduler::new(self.ramp.clone()));
+        let learner = Learner::new(
+            model.clone(),
+            optim.clone(),
+            CyclrScheduler::new(self.ramp.clone()),
+        );
         // Progress is reported once burn returns: its metrics run on another thread.
         training.launch(learner);
         model

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use cyclr::range_test::{RangeTestConfig, Ramp};
+use cyclr::range_test::{Ramp, RangeTestConfig};
 use cyclr::{CyclicConfig, DecayConfig, ExpConfig, FixedConfig, Policy, Schedule, ScheduleConfig};
 use cyclr_burn::optim::OptimizerConfig;
 use serde::{Deserialize, Serialize};
@@ -106,9 +106,15 @@ pub struct RecreateReport {
 /// The paper's `exp` comparison: from max_lr down to base_lr over `steps`.
 fn exp_decay(base: f64, max: f64, steps: u64) -> anyhow::Result<Schedule> {
     if base <= 0.0 {
-        bail!("the exp policy decays max_lr towards base_lr by a constant factor, which cannot reach base_lr 0: give --base-lr above 0");
+        bail!(
+            "the exp policy decays max_lr towards base_lr by a constant factor, which cannot reach base_lr 0: give --base-lr above 0"
+        );
     }
-    Ok(ScheduleConfig::Exp(ExpConfig::new(max, (base / max).powf(1.0 / steps.max(1) as f64))).init()?)
+    Ok(ScheduleConfig::Exp(ExpConfig::new(
+        max,
+        (base / max).powf(1.0 / steps.max(1) as f64),
+    ))
+    .init()?)
 }
 
 fn cyclic(policy: Policy, base: f64, max: f64, step: u64, gamma: f64) -> anyhow::Result<Schedule> {
@@ -182,16 +188,30 @@ pub fn recreate(
             r
         };
         match &result.outcome.analysis.recommendation {
-            Some(rec) => (rec.base_lr, rec.max_lr, format!("LR range test ({})", rec.source)),
+            Some(rec) => (
+                rec.base_lr,
+                rec.max_lr,
+                format!("LR range test ({})", rec.source),
+            ),
             None => {
                 // Fall back to the seed's bounds rather than stopping the whole job.
                 let why = result.outcome.analysis.warnings.join("; ");
-                observer.message(&format!("the range test gave no recommendation ({why}); using the seed's 0.001-0.005"));
-                (0.001, 0.005, format!("the seed's values (the range test gave none: {why})"))
+                observer.message(&format!(
+                    "the range test gave no recommendation ({why}); using the seed's 0.001-0.005"
+                ));
+                (
+                    0.001,
+                    0.005,
+                    format!("the seed's values (the range test gave none: {why})"),
+                )
             }
         }
     } else {
-        (plan.base_lr.unwrap(), plan.max_lr.unwrap(), "given on the command line".into())
+        (
+            plan.base_lr.unwrap(),
+            plan.max_lr.unwrap(),
+            "given on the command line".into(),
+        )
     };
 
     let stepsize = plan
@@ -207,14 +227,27 @@ pub fn recreate(
         PolicySet::PaperTable => budget(42),
         _ => clr_steps,
     };
-    let gamma = plan.gamma.unwrap_or_else(|| 0.1f64.powf(1.0 / exp_range_steps.max(1) as f64));
+    let gamma = plan
+        .gamma
+        .unwrap_or_else(|| 0.1f64.powf(1.0 / exp_range_steps.max(1) as f64));
 
     // 2-3. The runs.
     let mut specs = Vec::new();
     for &seed in &plan.seeds {
         let fixed = ScheduleConfig::Fixed(FixedConfig::new(plan.baseline_lr)).init()?;
-        let spec = |policy: Policy, schedule: Schedule, epochs: u64, max_steps: Option<u64>, baseline: bool| RunSpec {
-            name: format!("{}-seed{seed}", if baseline { "baseline".into() } else { policy.to_string() }),
+        let spec = |policy: Policy,
+                    schedule: Schedule,
+                    epochs: u64,
+                    max_steps: Option<u64>,
+                    baseline: bool| RunSpec {
+            name: format!(
+                "{}-seed{seed}",
+                if baseline {
+                    "baseline".into()
+                } else {
+                    policy.to_string()
+                }
+            ),
             policy,
             schedule,
             epochs,
@@ -222,24 +255,63 @@ pub fn recreate(
             seed,
             baseline,
         };
-        specs.push(spec(Policy::Fixed, fixed.clone(), p.baseline_epochs, None, true));
+        specs.push(spec(
+            Policy::Fixed,
+            fixed.clone(),
+            p.baseline_epochs,
+            None,
+            true,
+        ));
         match &plan.policies {
             PolicySet::Modes => {
                 for policy in [Policy::Triangular, Policy::Triangular2, Policy::ExpRange] {
-                    specs.push(spec(policy, cyclic(policy, base_lr, max_lr, stepsize, gamma)?, p.clr_epochs, None, false));
+                    specs.push(spec(
+                        policy,
+                        cyclic(policy, base_lr, max_lr, stepsize, gamma)?,
+                        p.clr_epochs,
+                        None,
+                        false,
+                    ));
                 }
             }
             PolicySet::PaperTable => {
                 let (t2, er) = (budget(25), exp_range_steps);
-                specs.push(spec(Policy::Triangular2, cyclic(Policy::Triangular2, base_lr, max_lr, stepsize, gamma)?, epochs_for(t2), Some(t2), false));
-                specs.push(spec(Policy::Decay, ScheduleConfig::Decay(DecayConfig::new(base_lr, max_lr, stepsize)).init()?, epochs_for(t2), Some(t2), false));
-                specs.push(spec(Policy::Exp, exp_decay(base_lr, max_lr, baseline_steps)?, p.baseline_epochs, None, false));
-                specs.push(spec(Policy::ExpRange, cyclic(Policy::ExpRange, base_lr, max_lr, stepsize, gamma)?, epochs_for(er), Some(er), false));
+                specs.push(spec(
+                    Policy::Triangular2,
+                    cyclic(Policy::Triangular2, base_lr, max_lr, stepsize, gamma)?,
+                    epochs_for(t2),
+                    Some(t2),
+                    false,
+                ));
+                specs.push(spec(
+                    Policy::Decay,
+                    ScheduleConfig::Decay(DecayConfig::new(base_lr, max_lr, stepsize)).init()?,
+                    epochs_for(t2),
+                    Some(t2),
+                    false,
+                ));
+                specs.push(spec(
+                    Policy::Exp,
+                    exp_decay(base_lr, max_lr, baseline_steps)?,
+                    p.baseline_epochs,
+                    None,
+                    false,
+                ));
+                specs.push(spec(
+                    Policy::ExpRange,
+                    cyclic(Policy::ExpRange, base_lr, max_lr, stepsize, gamma)?,
+                    epochs_for(er),
+                    Some(er),
+                    false,
+                ));
             }
             PolicySet::Custom(list) => {
                 for &policy in list.iter().filter(|p| **p != Policy::Fixed) {
                     let schedule = match policy {
-                        Policy::Decay => ScheduleConfig::Decay(DecayConfig::new(base_lr, max_lr, stepsize)).init()?,
+                        Policy::Decay => {
+                            ScheduleConfig::Decay(DecayConfig::new(base_lr, max_lr, stepsize))
+                                .init()?
+                        }
                         Policy::Exp => exp_decay(base_lr, max_lr, clr_steps)?,
                         _ => cyclic(policy, base_lr, max_lr, stepsize, gamma)?,
                     };
@@ -264,7 +336,13 @@ pub fn recreate(
                 config.eval_every = plan.eval_every;
                 config.backend = plan.backend;
                 config.engine = plan.engine;
-                let s = train(&config, data, &dir, crate::train::has_checkpoint(&dir), observer)?;
+                let s = train(
+                    &config,
+                    data,
+                    &dir,
+                    crate::train::has_checkpoint(&dir),
+                    observer,
+                )?;
                 if s.status == RunStatus::Interrupted {
                     bail!(
                         "interrupted during {}: run the same command with --out {} to continue where it stopped",
@@ -285,8 +363,11 @@ pub fn recreate(
             .find(|r| r.baseline && r.seed == results[i].seed)
             .and_then(|b| b.final_test_accuracy);
         if let Some(t) = target {
-            results[i].iterations_to_baseline =
-                results[i].metrics.iter().find(|m| m.test_accuracy >= t).map(|m| m.step);
+            results[i].iterations_to_baseline = results[i]
+                .metrics
+                .iter()
+                .find(|m| m.test_accuracy >= t)
+                .map(|m| m.step);
         }
     }
 
@@ -313,7 +394,11 @@ pub fn recreate(
 fn result_of(spec: &RunSpec, s: &RunSummary) -> RunResult {
     RunResult {
         name: spec.name.clone(),
-        policy: if spec.baseline { "fixed (baseline)".to_string() } else { spec.policy.to_string() },
+        policy: if spec.baseline {
+            "fixed (baseline)".to_string()
+        } else {
+            spec.policy.to_string()
+        },
         seed: spec.seed,
         baseline: spec.baseline,
         status: s.status,

@@ -29,16 +29,19 @@ pub struct Profile {
 impl Profile {
     /// The built-in profile of that name (`paper`, `quick` or `smoke`), or None.
     pub fn named(name: &str) -> Option<Profile> {
-        let p = |train_limit, test_limit, baseline_epochs: u64, range_test_epochs, stepsize_epochs| Profile {
-            name: name.to_string(),
-            train_limit,
-            test_limit,
-            baseline_epochs,
-            clr_epochs: baseline_epochs / 3,
-            range_test_epochs,
-            stepsize_epochs,
-            batch_size: 100,
-        };
+        let p =
+            |train_limit, test_limit, baseline_epochs: u64, range_test_epochs, stepsize_epochs| {
+                Profile {
+                    name: name.to_string(),
+                    train_limit,
+                    test_limit,
+                    baseline_epochs,
+                    clr_epochs: baseline_epochs / 3,
+                    range_test_epochs,
+                    stepsize_epochs,
+                    batch_size: 100,
+                }
+            };
         match name {
             // The seed's setting: 150 epochs fixed vs 50 CLR on all of CIFAR-10.
             "paper" => Some(p(None, None, 150, 8.0, 5.0)),
@@ -143,12 +146,16 @@ impl RecreatePlan {
             return Err("the stepsize must be positive".into());
         }
         if self.base_lr.is_some() != self.max_lr.is_some() {
-            return Err("give both --base-lr and --max-lr, or neither (the range test finds them)".into());
+            return Err(
+                "give both --base-lr and --max-lr, or neither (the range test finds them)".into(),
+            );
         }
         if let (Some(b), Some(m)) = (self.base_lr, self.max_lr)
             && !(b.is_finite() && m.is_finite() && b >= 0.0 && m > b)
         {
-            return Err(format!("--base-lr {b} and --max-lr {m}: need 0 <= base < max"));
+            return Err(format!(
+                "--base-lr {b} and --max-lr {m}: need 0 <= base < max"
+            ));
         }
         let plans_exp = match &self.policies {
             PolicySet::PaperTable => true,
@@ -159,17 +166,24 @@ impl RecreatePlan {
             return Err("--base-lr is 0, but the exp policy decays towards it by a constant factor: give --base-lr above 0".into());
         }
         if !(self.baseline_lr.is_finite() && self.baseline_lr > 0.0) {
-            return Err(format!("--baseline-lr is {}: give a positive rate", self.baseline_lr));
+            return Err(format!(
+                "--baseline-lr is {}: give a positive rate",
+                self.baseline_lr
+            ));
         }
         if self.needs_range_test() {
             let (lo, hi) = (self.range_min_lr, self.range_max_lr);
             // Checked here, not by RangeTestConfig, so the message names this command's flags.
             if !(lo.is_finite() && hi.is_finite() && lo >= 0.0 && hi > lo) {
-                return Err(format!("--range-min-lr {lo} and --range-max-lr {hi}: need 0 <= min < max"));
+                return Err(format!(
+                    "--range-min-lr {lo} and --range-max-lr {hi}: need 0 <= min < max"
+                ));
             }
             let e = p.range_test_epochs;
             if !(e.is_finite() && e > 0.0) {
-                return Err(format!("--range-epochs is {e}: give a positive number of epochs"));
+                return Err(format!(
+                    "--range-epochs is {e}: give a positive number of epochs"
+                ));
             }
         }
         self.engine.check(self.backend)?;
@@ -179,11 +193,18 @@ impl RecreatePlan {
             }
             for (i, p) in list.iter().enumerate() {
                 if list[..i].contains(p) {
-                    return Err(format!("--policies names {p} twice: each policy runs once per seed"));
+                    return Err(format!(
+                        "--policies names {p} twice: each policy runs once per seed"
+                    ));
                 }
                 if !matches!(
                     p,
-                    Policy::Fixed | Policy::Triangular | Policy::Triangular2 | Policy::ExpRange | Policy::Decay | Policy::Exp
+                    Policy::Fixed
+                        | Policy::Triangular
+                        | Policy::Triangular2
+                        | Policy::ExpRange
+                        | Policy::Decay
+                        | Policy::Exp
                 ) {
                     return Err(format!(
                         "--policies: {p} is not part of the recreation; choose from fixed, triangular, triangular2, exp_range, decay, exp"

@@ -6,8 +6,8 @@ use std::path::Path;
 use cyclr::LrSchedule;
 use cyclr::plot::{Chart, Series};
 
-use super::stats::{by_policy, fmt_acc};
 use super::RecreateReport;
+use super::stats::{by_policy, fmt_acc};
 use crate::io::write_atomic;
 use crate::run_record::RunStatus;
 
@@ -28,7 +28,11 @@ fn tables(report: &RecreateReport) -> Vec<Table> {
             (false, Some(i)) => i.to_string(),
             (false, None) => "not reached".to_string(),
         };
-        let status = if r.status == RunStatus::Finished { String::new() } else { format!(" ({:?})", r.status).to_lowercase() };
+        let status = if r.status == RunStatus::Finished {
+            String::new()
+        } else {
+            format!(" ({:?})", r.status).to_lowercase()
+        };
         vec![
             format!("{}{status}", r.name),
             r.policy.clone(),
@@ -40,17 +44,37 @@ fn tables(report: &RecreateReport) -> Vec<Table> {
         ]
     });
     let mut out = vec![Table {
-        header: vec!["run", "policy", "iterations", "final test acc", "best test acc", "wall time", "iterations to baseline's final acc"],
+        header: vec![
+            "run",
+            "policy",
+            "iterations",
+            "final test acc",
+            "best test acc",
+            "wall time",
+            "iterations to baseline's final acc",
+        ],
         text_columns: 2,
         rows: runs.collect(),
     }];
     if report.plan.seeds.len() > 1 {
         out.push(Table {
-            header: vec!["policy", "seeds", "final test acc (mean ± std)", "best test acc (mean ± std)"],
+            header: vec![
+                "policy",
+                "seeds",
+                "final test acc (mean ± std)",
+                "best test acc (mean ± std)",
+            ],
             text_columns: 1,
             rows: by_policy(&report.runs)
                 .iter()
-                .map(|g| vec![g.policy.clone(), g.finals.len().to_string(), fmt_acc(&g.finals), fmt_acc(&g.bests)])
+                .map(|g| {
+                    vec![
+                        g.policy.clone(),
+                        g.finals.len().to_string(),
+                        fmt_acc(&g.finals),
+                        fmt_acc(&g.bests),
+                    ]
+                })
                 .collect(),
         });
     }
@@ -64,8 +88,15 @@ pub fn results_table(report: &RecreateReport) -> String {
         if i > 0 {
             t.push('\n');
         }
-        let align: Vec<&str> =
-            (0..table.header.len()).map(|c| if c < table.text_columns { "---" } else { "---:" }).collect();
+        let align: Vec<&str> = (0..table.header.len())
+            .map(|c| {
+                if c < table.text_columns {
+                    "---"
+                } else {
+                    "---:"
+                }
+            })
+            .collect();
         let _ = writeln!(t, "| {} |\n|{}|", table.header.join(" | "), align.join("|"));
         for row in &table.rows {
             let _ = writeln!(t, "| {} |", row.join(" | "));
@@ -75,15 +106,29 @@ pub fn results_table(report: &RecreateReport) -> String {
 }
 
 fn accuracy_chart(report: &RecreateReport) -> Chart {
-    let mut c = Chart::new("Test accuracy against iterations", "iteration", "test accuracy");
+    let mut c = Chart::new(
+        "Test accuracy against iterations",
+        "iteration",
+        "test accuracy",
+    );
     for r in &report.runs {
-        c = c.line(Series::new(&r.name, r.metrics.iter().map(|m| (m.step as f64, m.test_accuracy)).collect()));
+        c = c.line(Series::new(
+            &r.name,
+            r.metrics
+                .iter()
+                .map(|m| (m.step as f64, m.test_accuracy))
+                .collect(),
+        ));
     }
     c
 }
 
 fn schedules_chart(report: &RecreateReport) -> Chart {
-    let mut c = Chart::new("Learning-rate schedules of the runs", "iteration", "learning rate");
+    let mut c = Chart::new(
+        "Learning-rate schedules of the runs",
+        "iteration",
+        "learning rate",
+    );
     let mut seen = Vec::new();
     for r in &report.runs {
         if seen.contains(&r.policy) {
@@ -91,7 +136,13 @@ fn schedules_chart(report: &RecreateReport) -> Chart {
         }
         seen.push(r.policy.clone());
         let steps = cyclr::plot::sample_steps(r.iterations.max(1), 2000);
-        c = c.line(Series::new(&r.policy, steps.into_iter().map(|s| (s as f64, r.schedule.lr(s))).collect()));
+        c = c.line(Series::new(
+            &r.policy,
+            steps
+                .into_iter()
+                .map(|s| (s as f64, r.schedule.lr(s)))
+                .collect(),
+        ));
     }
     c
 }
@@ -101,13 +152,26 @@ pub(super) fn write_report(report: &RecreateReport, out: &Path) -> anyhow::Resul
     let sched = schedules_chart(report);
     let (acc_svg, sched_svg) = (acc.to_svg()?, sched.to_svg()?);
     // Each SVG is drawn once: written as a file and inlined in the HTML page.
-    for (chart, svg, name) in [(&acc, &acc_svg, "accuracy"), (&sched, &sched_svg, "schedules")] {
+    for (chart, svg, name) in [
+        (&acc, &acc_svg, "accuracy"),
+        (&sched, &sched_svg, "schedules"),
+    ] {
         chart.save(&out.join(format!("{name}.png")))?;
         write_atomic(&out.join(format!("{name}.svg")), svg.as_bytes())?;
     }
     // results.csv: one row per run, for pandas and spreadsheets.
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["run", "policy", "seed", "status", "iterations", "final_test_accuracy", "best_test_accuracy", "wall_s", "iterations_to_baseline"])?;
+    w.write_record([
+        "run",
+        "policy",
+        "seed",
+        "status",
+        "iterations",
+        "final_test_accuracy",
+        "best_test_accuracy",
+        "wall_s",
+        "iterations_to_baseline",
+    ])?;
     for r in &report.runs {
         w.write_record([
             r.name.clone(),
@@ -115,14 +179,20 @@ pub(super) fn write_report(report: &RecreateReport, out: &Path) -> anyhow::Resul
             r.seed.to_string(),
             format!("{:?}", r.status).to_lowercase(),
             r.iterations.to_string(),
-            r.final_test_accuracy.map_or(String::new(), |a| a.to_string()),
-            r.best_test_accuracy.map_or(String::new(), |a| a.to_string()),
+            r.final_test_accuracy
+                .map_or(String::new(), |a| a.to_string()),
+            r.best_test_accuracy
+                .map_or(String::new(), |a| a.to_string()),
             format!("{:.1}", r.wall_s),
-            r.iterations_to_baseline.map_or(String::new(), |i| i.to_string()),
+            r.iterations_to_baseline
+                .map_or(String::new(), |i| i.to_string()),
         ])?;
     }
     write_atomic(&out.join("results.csv"), &w.into_inner()?)?;
-    write_atomic(&out.join("recreate.json"), serde_json::to_string_pretty(report)?.as_bytes())?;
+    write_atomic(
+        &out.join("recreate.json"),
+        serde_json::to_string_pretty(report)?.as_bytes(),
+    )?;
 
     let has_range = out.join("range-test/range_test.png").is_file();
     let md = markdown(report, has_range);
@@ -136,7 +206,10 @@ pub(super) fn write_report(report: &RecreateReport, out: &Path) -> anyhow::Resul
 fn markdown(r: &RecreateReport, has_range: bool) -> String {
     let p = &r.plan.profile;
     let mut s = String::new();
-    let _ = writeln!(s, "# Cyclical learning rates on CIFAR-10: recreation report\n");
+    let _ = writeln!(
+        s,
+        "# Cyclical learning rates on CIFAR-10: recreation report\n"
+    );
     let _ = writeln!(s, "## Verdict\n");
     for line in &r.conclusion {
         let _ = writeln!(s, "- {line}");
@@ -150,7 +223,11 @@ fn markdown(r: &RecreateReport, has_range: bool) -> String {
         r.data,
         r.train_images,
         r.test_images,
-        if p.train_limit.is_some() || p.test_limit.is_some() { ", class-balanced subsets" } else { "" }
+        if p.train_limit.is_some() || p.test_limit.is_some() {
+            ", class-balanced subsets"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         s,
@@ -170,9 +247,16 @@ fn markdown(r: &RecreateReport, has_range: bool) -> String {
     let seeds: Vec<String> = r.plan.seeds.iter().map(|s| s.to_string()).collect();
     let _ = writeln!(s, "- Seeds: {}.", seeds.join(", "));
     let _ = writeln!(s, "- Hardware: {}.", r.hardware.describe());
-    let _ = writeln!(s, "- Versions: cyclr {}, burn {}.\n", r.versions.cyclr, r.versions.burn);
+    let _ = writeln!(
+        s,
+        "- Versions: cyclr {}, burn {}.\n",
+        r.versions.cyclr, r.versions.burn
+    );
     if has_range {
-        let _ = writeln!(s, "## LR range test\n\n![range test](range-test/range_test.png)\n");
+        let _ = writeln!(
+            s,
+            "## LR range test\n\n![range test](range-test/range_test.png)\n"
+        );
         let _ = writeln!(
             s,
             "The shaded band is the recommended range; dots mark each rule's suggestion (details in `range-test/range_test.json`).\n"
@@ -187,7 +271,9 @@ fn markdown(r: &RecreateReport, has_range: bool) -> String {
 }
 
 fn escape(t: &str) -> String {
-    t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// A self-contained page: the same text, the tables, and the pictures inlined as SVG.
@@ -199,7 +285,9 @@ fn html(r: &RecreateReport, range_svg: Option<&str>, sched_svg: &str, acc_svg: &
          td:first-child,th:first-child,td:nth-child(2){text-align:left}svg{max-width:100%;height:auto}</style>\
          </head><body>",
     );
-    h.push_str("<h1>Cyclical learning rates on CIFAR-10: recreation report</h1><h2>Verdict</h2><ul>");
+    h.push_str(
+        "<h1>Cyclical learning rates on CIFAR-10: recreation report</h1><h2>Verdict</h2><ul>",
+    );
     for line in &r.conclusion {
         let _ = write!(h, "<li>{}</li>", escape(line));
     }
@@ -213,7 +301,11 @@ fn html(r: &RecreateReport, range_svg: Option<&str>, sched_svg: &str, acc_svg: &
         for row in &table.rows {
             h.push_str("<tr>");
             for (c, cell) in row.iter().enumerate() {
-                let align = if c < table.text_columns { "left" } else { "right" };
+                let align = if c < table.text_columns {
+                    "left"
+                } else {
+                    "right"
+                };
                 let _ = write!(h, "<td style=\"text-align:{align}\">{}</td>", escape(cell));
             }
             h.push_str("</tr>");
@@ -227,12 +319,28 @@ fn html(r: &RecreateReport, range_svg: Option<&str>, sched_svg: &str, acc_svg: &
         "<h2>Setting</h2><ul><li>Data: {} ({} training, {} test images)</li><li>Profile {}: baseline fixed lr {} for {} epochs; cyclical runs {} epochs</li>\
          <li>Bounds: base_lr {:.3e}, max_lr {:.3e} from {}; stepsize {} iterations; exp_range gamma {:.6}</li>\
          <li>Seeds: {:?}</li><li>Hardware: {}</li><li>Versions: cyclr {}, burn {}</li></ul>",
-        escape(&r.data), r.train_images, r.test_images, escape(&p.name), r.plan.baseline_lr, p.baseline_epochs, p.clr_epochs,
-        r.base_lr, r.max_lr, escape(&r.bounds_from), r.stepsize, r.gamma, r.plan.seeds, escape(&r.hardware.describe()),
-        r.versions.cyclr, r.versions.burn
+        escape(&r.data),
+        r.train_images,
+        r.test_images,
+        escape(&p.name),
+        r.plan.baseline_lr,
+        p.baseline_epochs,
+        p.clr_epochs,
+        r.base_lr,
+        r.max_lr,
+        escape(&r.bounds_from),
+        r.stepsize,
+        r.gamma,
+        r.plan.seeds,
+        escape(&r.hardware.describe()),
+        r.versions.cyclr,
+        r.versions.burn
     );
     if let Some(svg) = range_svg {
-        let _ = write!(h, "<h2>LR range test</h2>{svg}<p>The shaded band is the recommended range; dots mark each rule's suggestion.</p>");
+        let _ = write!(
+            h,
+            "<h2>LR range test</h2>{svg}<p>The shaded band is the recommended range; dots mark each rule's suggestion.</p>"
+        );
     }
     let _ = write!(h, "<h2>Schedules</h2>{sched_svg}</body></html>");
     h

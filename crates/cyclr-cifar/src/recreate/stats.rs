@@ -6,7 +6,11 @@ use super::RunResult;
 pub(super) fn mean_std(v: &[f64]) -> (f64, f64) {
     let n = v.len().max(1) as f64;
     let mean = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 { v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
     (mean, var.sqrt())
 }
 
@@ -70,18 +74,31 @@ pub(super) fn conclusion(runs: &[RunResult]) -> Vec<String> {
                 base.iterations
             )
         } else if reached.is_empty() {
-            format!("did not reach the baseline's final accuracy within its {} iterations", g.iterations)
+            format!(
+                "did not reach the baseline's final accuracy within its {} iterations",
+                g.iterations
+            )
         } else {
-            format!("reached the baseline's final accuracy in {} of {} seeds", reached.len(), g.to_baseline.len())
+            format!(
+                "reached the baseline's final accuracy in {} of {} seeds",
+                reached.len(),
+                g.to_baseline.len()
+            )
         };
         let diff = (m - bm) * 100.0;
         let verdict = if diff > 0.0 { "better" } else { "worse" };
         let noise = if k > 1 && g.finals.len() > 1 {
             let se = (bs.powi(2) / k as f64 + s.powi(2) / g.finals.len() as f64).sqrt() * 100.0;
             if diff.abs() > 2.0 * se {
-                format!("; the gap exceeds the seed noise (2 standard errors = {:.2} points)", 2.0 * se)
+                format!(
+                    "; the gap exceeds the seed noise (2 standard errors = {:.2} points)",
+                    2.0 * se
+                )
             } else {
-                format!("; the gap is within the seed noise (2 standard errors = {:.2} points)", 2.0 * se)
+                format!(
+                    "; the gap is within the seed noise (2 standard errors = {:.2} points)",
+                    2.0 * se
+                )
             }
         } else {
             "; one seed, so seed noise is unknown (use --seeds 3 to measure it)".into()

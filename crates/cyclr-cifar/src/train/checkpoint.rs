@@ -89,7 +89,11 @@ pub(super) fn read_checkpoint(path: &Path) -> anyhow::Result<Checkpoint> {
         serde_json::from_slice(&parts[0]).map_err(|e| damaged(&format!("bad header: {e}")))?;
     let optim = parts.pop().unwrap();
     let model = parts.pop().unwrap();
-    Ok(Checkpoint { position, model, optim })
+    Ok(Checkpoint {
+        position,
+        model,
+        optim,
+    })
 }
 
 /// Whether `dir` holds a run that can be resumed.

@@ -19,7 +19,6 @@ use cyclr::LrSchedule;
 pub use checkpoint::{CHECKPOINT_FILE, has_checkpoint, load_config, load_summary};
 pub use config::TrainConfig;
 
-use checkpoint::{Checkpoint, Position, Window, read_checkpoint, summary_of, write_checkpoint};
 use crate::charts::training_chart;
 use crate::data::{Cifar10, Prefetcher, epoch_order};
 use crate::engine::Engine;
@@ -28,9 +27,10 @@ use crate::io::write_atomic;
 use crate::measure::Evaluation;
 use crate::observer::{BatchProgress, Observer};
 use crate::run_record::{
-    DataInfo, METRICS_FILE, MetricsRow, RUN_FILE, RunRecord, RunStatus, RunSummary,
-    append_metrics, rewrite_metrics,
+    DataInfo, METRICS_FILE, MetricsRow, RUN_FILE, RunRecord, RunStatus, RunSummary, append_metrics,
+    rewrite_metrics,
 };
+use checkpoint::{Checkpoint, Position, Window, read_checkpoint, summary_of, write_checkpoint};
 
 /// Trains according to `config` in `out`, resuming from `out`'s checkpoint when `resume`.
 ///
@@ -86,13 +86,19 @@ pub fn train(
                 data_info.test_images
             );
         }
-        engine.load(c.model, c.optim).context("restoring the checkpoint")?;
+        engine
+            .load(c.model, c.optim)
+            .context("restoring the checkpoint")?;
         let mut p = c.position;
         p.config = config.clone();
         p.status = RunStatus::Running;
         // Rows after the checkpoint belong to work that is being redone.
         rewrite_metrics(&metrics_path, &p.metrics)?;
-        observer.message(&format!("resuming {} at iteration {}", out.display(), p.step));
+        observer.message(&format!(
+            "resuming {} at iteration {}",
+            out.display(),
+            p.step
+        ));
         p
     } else {
         if ckpt_path.is_file() {
@@ -134,16 +140,35 @@ pub fn train(
             wall_s: p.elapsed_s,
             note,
         };
-        write_atomic(&out.join(RUN_FILE), serde_json::to_string_pretty(&record)?.as_bytes())
+        write_atomic(
+            &out.join(RUN_FILE),
+            serde_json::to_string_pretty(&record)?.as_bytes(),
+        )
     };
     let save = |engine: &Engine, p: &Position, note: Option<String>| -> anyhow::Result<()> {
         let (model, optim) = engine.save()?;
-        write_checkpoint(&ckpt_path, &Checkpoint { position: p.clone(), model, optim })?;
+        write_checkpoint(
+            &ckpt_path,
+            &Checkpoint {
+                position: p.clone(),
+                model,
+                optim,
+            },
+        )?;
         write_run(p, note)?;
-        let title = format!("{} with {}", p.config.schedule.policy(), p.config.optimizer.name());
+        let title = format!(
+            "{} with {}",
+            p.config.schedule.policy(),
+            p.config.optimizer.name()
+        );
         // The chart is a convenience: failing to draw it must not fail the run.
-        if let Err(e) = training_chart(&title, &p.metrics, &p.config.schedule, total_steps.max(p.step))
-            .save(&out.join("training.png"))
+        if let Err(e) = training_chart(
+            &title,
+            &p.metrics,
+            &p.config.schedule,
+            total_steps.max(p.step),
+        )
+        .save(&out.join("training.png"))
         {
             eprintln!("warning: {e}");
         }
@@ -251,7 +276,13 @@ pub fn train(
     Ok(summary_of(&position, None))
 }
 
-fn metrics_row(p: &Position, eval: Evaluation, lr: f64, momentum: f64, steps_per_epoch: u64) -> MetricsRow {
+fn metrics_row(
+    p: &Position,
+    eval: Evaluation,
+    lr: f64,
+    momentum: f64,
+    steps_per_epoch: u64,
+) -> MetricsRow {
     let w = p.window;
     let images = w.images.max(1) as f64;
     MetricsRow {
@@ -259,11 +290,23 @@ fn metrics_row(p: &Position, eval: Evaluation, lr: f64, momentum: f64, steps_per
         epoch: p.step as f64 / steps_per_epoch as f64,
         lr,
         momentum,
-        train_loss: if w.images > 0 { w.loss_sum / images } else { f64::NAN },
-        train_accuracy: if w.images > 0 { w.correct as f64 / images } else { f64::NAN },
+        train_loss: if w.images > 0 {
+            w.loss_sum / images
+        } else {
+            f64::NAN
+        },
+        train_accuracy: if w.images > 0 {
+            w.correct as f64 / images
+        } else {
+            f64::NAN
+        },
         test_loss: eval.loss,
         test_accuracy: eval.accuracy,
         elapsed_s: p.elapsed_s,
-        images_per_s: if w.compute_s > 0.0 { w.images as f64 / w.compute_s } else { 0.0 },
+        images_per_s: if w.compute_s > 0.0 {
+            w.images as f64 / w.compute_s
+        } else {
+            0.0
+        },
     }
 }

@@ -31,7 +31,11 @@ pub fn stderr(o: &Output) -> String {
 /// Asserts a usage error: exit code 2, one clear line containing `needle`, no panic.
 pub fn assert_usage_error(o: &Output, needle: &str) {
     let err = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "expected exit 2 for {needle:?}; stderr: {err}");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "expected exit 2 for {needle:?}; stderr: {err}"
+    );
     assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
     assert!(!err.contains("panicked"), "{err}");
 }
@@ -46,8 +50,10 @@ pub fn archive() -> PathBuf {
 pub fn data_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cifar-{}", std::process::id()));
-        let data = cyclr_cifar::data::Cifar10::load(&archive()).expect("the shared CIFAR-10 archive");
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("cifar-{}", std::process::id()));
+        let data =
+            cyclr_cifar::data::Cifar10::load(&archive()).expect("the shared CIFAR-10 archive");
         cyclr_cifar::data::write_binary_folder(&data, &root).expect("unpacking CIFAR-10");
         root
     })
@@ -73,5 +79,7 @@ pub fn metric_numbers(dir: &Path) -> Vec<Vec<String>> {
 }
 
 pub fn is_png(path: &Path) -> bool {
-    std::fs::read(path).map(|b| b.len() > 8 && &b[1..4] == b"PNG").unwrap_or(false)
+    std::fs::read(path)
+        .map(|b| b.len() > 8 && &b[1..4] == b"PNG")
+        .unwrap_or(false)
 }
