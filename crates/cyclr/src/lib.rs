@@ -18,6 +18,8 @@
 //! assert_eq!(back.lr(4321), s.lr(4321));
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod momentum;
 #[cfg(feature = "plot")]

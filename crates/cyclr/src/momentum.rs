@@ -9,7 +9,9 @@ use crate::error::{ScheduleError, finite};
 /// (PyTorch's `cycle_momentum`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MomentumRange {
+    /// Momentum where the learning rate peaks, in [0, 1) (PyTorch default 0.85).
     pub base_momentum: f64,
+    /// Momentum at the base learning rate, in [base_momentum, 1) (PyTorch default 0.95).
     pub max_momentum: f64,
 }
 
@@ -20,6 +22,7 @@ impl MomentumRange {
         max_momentum: 0.95,
     };
 
+    /// Checks that both ends are in [0, 1) and that `base_momentum <= max_momentum`.
     pub fn new(base_momentum: f64, max_momentum: f64) -> Result<Self, ScheduleError> {
         for (name, value) in [
             ("base_momentum", base_momentum),

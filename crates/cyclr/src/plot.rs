@@ -21,14 +21,31 @@ fn register_font() {
     });
 }
 
+/// Why a chart could not be drawn or written.
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
+    /// The chart has nothing finite to draw; no file was created.
     #[error("cannot plot '{title}': {reason}")]
-    NoData { title: String, reason: String },
+    NoData {
+        /// The chart's title.
+        title: String,
+        /// What is missing, e.g. `no finite y values`.
+        reason: String,
+    },
+    /// Drawing or writing the file failed.
     #[error("cannot write the chart {}: {message}", path.display())]
-    Write { path: PathBuf, message: String },
+    Write {
+        /// The file it was written to (`<svg>` for [`Chart::to_svg`]).
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The file name ends in neither `.png` nor `.svg`.
     #[error("unsupported chart format '{}': use a .png or .svg file name", path.display())]
-    Format { path: PathBuf },
+    Format {
+        /// The file name given.
+        path: PathBuf,
+    },
 }
 
 /// About `max_points` evenly spaced steps of `0..steps`, the last one included: enough
@@ -56,11 +73,14 @@ struct Frame {
 /// One line on a chart.
 #[derive(Debug, Clone)]
 pub struct Series {
+    /// The name in the legend.
     pub label: String,
+    /// The (x, y) points, in drawing order; points that are not finite are skipped.
     pub points: Vec<(f64, f64)>,
 }
 
 impl Series {
+    /// A line named `label` through `points`.
     pub fn new(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
         Self {
             label: label.into(),
@@ -73,8 +93,11 @@ impl Series {
 /// when `y` is `None`.
 #[derive(Debug, Clone)]
 pub struct Marker {
+    /// The name in the legend.
     pub label: String,
+    /// Where it sits on the x axis, e.g. a suggested learning rate.
     pub x: f64,
+    /// Its height on the left axis; `None` for a vertical line.
     pub y: Option<f64>,
 }
 
@@ -82,21 +105,33 @@ pub struct Marker {
 /// shaded band of x values, and markers.
 #[derive(Debug, Clone)]
 pub struct Chart {
+    /// The caption above the chart.
     pub title: String,
+    /// The x axis' name, e.g. `step` or `learning rate`.
     pub x_label: String,
+    /// The left axis' name.
     pub y_label: String,
     /// Draw x on a log10 scale (range tests with an exponential ramp).
     pub log_x: bool,
+    /// The lines on the left axis.
     pub series: Vec<Series>,
+    /// The right axis' name; the right axis is drawn only when set.
     pub right_label: Option<String>,
+    /// The lines on the right axis.
     pub right_series: Vec<Series>,
+    /// A shaded range of x values (from, to, legend label), e.g. the base to max learning
+    /// rate a range test recommends.
     pub band: Option<(f64, f64, String)>,
+    /// Labelled points and vertical lines.
     pub markers: Vec<Marker>,
+    /// Width in pixels (default 1000).
     pub width: u32,
+    /// Height in pixels (default 600).
     pub height: u32,
 }
 
 impl Chart {
+    /// An empty 1000 x 600 chart with a title and axis names.
     pub fn new(
         title: impl Into<String>,
         x_label: impl Into<String>,
@@ -117,11 +152,13 @@ impl Chart {
         }
     }
 
+    /// Adds a line on the left axis.
     pub fn line(mut self, series: Series) -> Self {
         self.series.push(series);
         self
     }
 
+    /// Sets the right axis: its name and its lines (replacing any before).
     pub fn right_axis(mut self, label: impl Into<String>, series: Vec<Series>) -> Self {
         self.right_label = Some(label.into());
         self.right_series = series;

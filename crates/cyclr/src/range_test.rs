@@ -21,10 +21,13 @@ pub enum Ramp {
 /// The parameters of a range test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RangeTestConfig {
+    /// The learning rate of the first iteration, 0 or more (above 0 for an exponential ramp).
     pub min_lr: f64,
+    /// The learning rate of the last iteration, above `min_lr`.
     pub max_lr: f64,
     /// Number of iterations of the ramp (the half cycle); the last one runs at `max_lr`.
     pub iterations: u64,
+    /// How the rate rises from `min_lr` to `max_lr`.
     pub ramp: Ramp,
     /// EMA factor of the smoothing (fastai: 0.98), with bias correction.
     pub smoothing: f64,
@@ -33,6 +36,8 @@ pub struct RangeTestConfig {
 }
 
 impl RangeTestConfig {
+    /// A ramp from `min_lr` to `max_lr` over `iterations`, with fastai's smoothing (0.98)
+    /// and divergence factor (4).
     pub fn new(min_lr: f64, max_lr: f64, iterations: u64, ramp: Ramp) -> Self {
         Self {
             min_lr,
@@ -105,8 +110,8 @@ impl RangeTestConfig {
 }
 
 /// The ramp as a schedule: a range test can be driven by anything that takes an
-/// [`LrSchedule`], burn's `Learner` included. The exponential ramp is `min_lr * q^step`
-/// with `q > 1`, which no decaying policy can express.
+/// [`LrSchedule`](crate::LrSchedule), burn's `Learner` included. The exponential ramp is
+/// `min_lr * q^step` with `q > 1`, which no decaying policy can express.
 impl crate::schedule::LrSchedule for RangeTestConfig {
     fn lr(&self, step: u64) -> f64 {
         RangeTestConfig::lr(self, step)
@@ -122,6 +127,7 @@ pub struct Ema {
 }
 
 impl Ema {
+    /// An empty average; `beta` is the weight of the past, in [0, 1) (fastai: 0.98).
     pub fn new(beta: f64) -> Self {
         Self {
             beta,
@@ -130,6 +136,7 @@ impl Ema {
         }
     }
 
+    /// Adds `x` and returns the bias-corrected average so far.
     pub fn update(&mut self, x: f64) -> f64 {
         self.count = self.count.saturating_add(1);
         self.avg = self.beta * self.avg + (1.0 - self.beta) * x;
@@ -140,7 +147,9 @@ impl Ema {
 /// One iteration of the range test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RangePoint {
+    /// The iteration, 0-based.
     pub iteration: u64,
+    /// The learning rate it ran at.
     pub lr: f64,
     /// Training loss of the batch.
     pub loss: f64,
@@ -195,20 +204,36 @@ impl HeldOut {
 pub enum EarlyStop {
     /// The smoothed loss passed `diverge_factor` times its best.
     Diverged {
+        /// The iteration at which it stopped, 0-based.
         iteration: u64,
+        /// The learning rate of that iteration.
         lr: f64,
+        /// The smoothed loss there.
         smoothed_loss: f64,
+        /// The lowest smoothed loss before it.
         best: f64,
     },
     /// The loss was NaN or infinite.
-    NotFinite { iteration: u64, lr: f64 },
+    NotFinite {
+        /// The iteration at which it stopped, 0-based.
+        iteration: u64,
+        /// The learning rate of that iteration.
+        lr: f64,
+    },
     /// Stopped by the user.
-    Interrupted { iteration: u64 },
+    Interrupted {
+        /// The iteration at which it stopped, 0-based.
+        iteration: u64,
+    },
     /// The batches ran out before the end of the ramp.
-    OutOfData { iteration: u64 },
+    OutOfData {
+        /// The iteration at which it stopped, 0-based.
+        iteration: u64,
+    },
 }
 
 impl EarlyStop {
+    /// Why the test stopped, in a sentence for a report.
     pub fn describe(&self) -> String {
         match self {
             EarlyStop::Diverged {
@@ -245,15 +270,19 @@ impl EarlyStop {
 /// Records the points of a range test as they come, smoothing and watching for divergence.
 #[derive(Debug, Clone)]
 pub struct Recorder {
+    /// The range test's parameters.
     pub config: RangeTestConfig,
+    /// The points recorded so far, one per iteration.
     pub points: Vec<RangePoint>,
     loss_ema: Ema,
     acc_ema: Ema,
     best: f64,
+    /// Why the test stopped early, once it has.
     pub stop: Option<EarlyStop>,
 }
 
 impl Recorder {
+    /// An empty recording of a range test with `config`.
     pub fn new(config: RangeTestConfig) -> Self {
         Self {
             loss_ema: Ema::new(config.smoothing),
@@ -311,6 +340,7 @@ impl Recorder {
         }
     }
 
+    /// Whether the test is over: stopped early, or every iteration of the ramp recorded.
     pub fn is_done(&self) -> bool {
         self.stop.is_some() || self.points.len() as u64 >= self.config.iterations
     }
@@ -474,6 +504,7 @@ pub struct Suggestion {
     pub rule: String,
     /// How it is computed, in a sentence.
     pub description: String,
+    /// The suggested learning rate.
     pub lr: f64,
     /// The point it was read at (for plotting), when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -483,7 +514,9 @@ pub struct Suggestion {
 /// The pair to train with, and how much to trust it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
+    /// The base learning rate to train with.
     pub base_lr: f64,
+    /// The max learning rate to train with, above `base_lr`.
     pub max_lr: f64,
     /// Which rule the pair comes from.
     pub source: String,
@@ -494,13 +527,19 @@ pub struct Recommendation {
 /// The stepsize advice of the paper: 2 to 10 epochs of iterations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepsizeAdvice {
+    /// Iterations in one epoch (at least 1).
     pub iterations_per_epoch: u64,
+    /// The stepsize to use: 5 epochs of iterations.
     pub suggested: u64,
+    /// The shortest stepsize advised: 2 epochs of iterations.
     pub min: u64,
+    /// The longest stepsize advised: 10 epochs of iterations.
     pub max: u64,
+    /// The advice in a sentence.
     pub note: String,
 }
 
+/// The paper's stepsize advice for `iterations_per_epoch` (0 is taken as 1).
 pub fn stepsize_advice(iterations_per_epoch: u64) -> StepsizeAdvice {
     let e = iterations_per_epoch.max(1);
     StepsizeAdvice {
@@ -521,9 +560,12 @@ pub fn stepsize_advice(iterations_per_epoch: u64) -> StepsizeAdvice {
 /// Everything the analysis concluded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
+    /// Each rule's answer, for the rules that could be applied.
     pub suggestions: Vec<Suggestion>,
+    /// The pair to train with; `None` when the curve cannot be trusted (see `warnings`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recommendation: Option<Recommendation>,
+    /// What could not be read from the curve, or should be checked, in sentences.
     pub warnings: Vec<String>,
 }
 
@@ -558,6 +600,26 @@ fn paper_curve(points: &[RangePoint]) -> (Option<Vec<(usize, f64)>>, &'static st
 
 /// Reads a recorded curve. Rules that cannot be applied are left out with a warning; a
 /// curve too short, too flat or too noisy gets no recommendation.
+///
+/// ```
+/// use cyclr::range_test::{Ramp, RangeTestConfig, Recorder, analyze};
+///
+/// // A synthetic range test: accuracy climbs from 0.1 to 0.6 around lr 0.003, and the
+/// // loss falls with it.
+/// let mut rec = Recorder::new(RangeTestConfig::new(0.0, 0.02, 300, Ramp::Linear));
+/// for i in 0..300 {
+///     let lr = rec.config.lr(i);
+///     let rise = 1.0 / (1.0 + (-(lr - 0.003) / 0.0005).exp());
+///     if !rec.record(lr, 2.3 - 1.2 * rise, Some(0.1 + 0.5 * rise)) {
+///         break;
+///     }
+/// }
+/// let analysis = analyze(&rec.points, rec.stop.as_ref());
+/// let r = analysis.recommendation.expect("a smooth curve gives a pair");
+/// assert!(0.0 < r.base_lr && r.base_lr < r.max_lr && r.max_lr <= 0.02);
+/// // The base learning rate sits where accuracy starts to rise.
+/// assert!(r.base_lr > 0.002 && r.base_lr < 0.004);
+/// ```
 pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
     let mut warnings = Vec::new();
     let finite: Vec<RangePoint> = points

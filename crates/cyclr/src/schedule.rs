@@ -52,20 +52,32 @@ impl<S: LrSchedule + ?Sized> LrSchedule for Box<S> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Policy {
+    /// Smith's triangular policy: base to max learning rate and back, every cycle alike.
     Triangular,
+    /// Triangular with the amplitude halved every cycle.
     Triangular2,
+    /// Triangular with the amplitude scaled by `gamma^step`.
     ExpRange,
+    /// 1cycle (PyTorch's `OneCycleLR`).
     OneCycle,
+    /// SGDR: cosine annealing with warm restarts.
     Sgdr,
+    /// One learning rate throughout: the paper's baseline.
     Fixed,
+    /// The paper's `decay`: linear from max to base learning rate, then fixed.
     Decay,
+    /// The paper's `exp`: `base_lr * gamma^step`.
     Exp,
+    /// Step decay (PyTorch's `StepLR`).
     Step,
+    /// A straight line from one rate to another, then held.
     Linear,
+    /// Schedules joined end to end at step boundaries.
     Sequence,
 }
 
 impl Policy {
+    /// Every policy, in the order of the enum.
     pub const ALL: [Policy; 11] = [
         Policy::Triangular,
         Policy::Triangular2,
@@ -80,6 +92,7 @@ impl Policy {
         Policy::Sequence,
     ];
 
+    /// The name in config files and on the command line, e.g. `exp_range`.
     pub fn name(self) -> &'static str {
         match self {
             Policy::Triangular => "triangular",
@@ -96,6 +109,7 @@ impl Policy {
         }
     }
 
+    /// The cyclical mode of triangular, triangular2 and exp_range; `None` for the others.
     pub fn cyclic_mode(self) -> Option<CyclicMode> {
         match self {
             Policy::Triangular => Some(CyclicMode::Triangular),
@@ -117,7 +131,10 @@ impl fmt::Display for Policy {
 #[error(
     "unknown policy '{0}': expected one of triangular, triangular2, exp_range, one_cycle, sgdr, fixed, decay, exp, step, linear, sequence"
 )]
-pub struct UnknownPolicy(pub String);
+pub struct UnknownPolicy(
+    /// The name as given.
+    pub String,
+);
 
 impl FromStr for Policy {
     type Err = UnknownPolicy;
@@ -144,18 +161,29 @@ impl FromStr for Policy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "policy", rename_all = "snake_case")]
 pub enum ScheduleConfig {
+    /// `policy = "triangular"`: constant amplitude.
     Triangular(CyclicConfig),
+    /// `policy = "triangular2"`: the amplitude halves every cycle.
     Triangular2(CyclicConfig),
+    /// `policy = "exp_range"`: the amplitude decays as `gamma^step`; needs `gamma`.
     #[serde(alias = "exp-range")]
     ExpRange(CyclicConfig),
+    /// `policy = "one_cycle"`.
     #[serde(alias = "one-cycle")]
     OneCycle(OneCycleConfig),
+    /// `policy = "sgdr"`.
     Sgdr(SgdrConfig),
+    /// `policy = "fixed"`.
     Fixed(FixedConfig),
+    /// `policy = "decay"`.
     Decay(DecayConfig),
+    /// `policy = "exp"`.
     Exp(ExpConfig),
+    /// `policy = "step"`.
     Step(StepDecayConfig),
+    /// `policy = "linear"`.
     Linear(LinearConfig),
+    /// `policy = "sequence"`.
     Sequence(SequenceConfig),
 }
 
@@ -179,6 +207,7 @@ impl ScheduleConfig {
         }
     }
 
+    /// The policy this config selects.
     pub fn policy(&self) -> Policy {
         match self {
             ScheduleConfig::Triangular(_) => Policy::Triangular,
@@ -206,14 +235,23 @@ impl ScheduleConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "ScheduleConfig", into = "ScheduleConfig")]
 pub enum Schedule {
+    /// Triangular, triangular2 or exp_range.
     Cyclic(Cyclic),
+    /// 1cycle.
     OneCycle(OneCycle),
+    /// SGDR: cosine annealing with warm restarts.
     Sgdr(Sgdr),
+    /// One learning rate throughout.
     Fixed(Fixed),
+    /// Linear from max to base learning rate, then fixed.
     Decay(Decay),
+    /// `base_lr * gamma^step`.
     Exp(Exp),
+    /// Step decay.
     Step(StepDecay),
+    /// A straight line, then held.
     Linear(Linear),
+    /// Schedules joined at step boundaries.
     Sequence(Sequence),
 }
 
@@ -291,6 +329,7 @@ impl Schedule {
         ScheduleConfig::Fixed(FixedConfig::new(base_lr)).init()
     }
 
+    /// The policy of this schedule; a cyclical one reports its mode.
     pub fn policy(&self) -> Policy {
         match self {
             Schedule::Cyclic(c) => c.mode().into(),

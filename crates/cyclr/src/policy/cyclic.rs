@@ -21,6 +21,7 @@ pub enum CyclicMode {
 }
 
 impl CyclicMode {
+    /// The policy name in config files: `triangular`, `triangular2` or `exp_range`.
     pub fn name(self) -> &'static str {
         match self {
             CyclicMode::Triangular => "triangular",
@@ -42,7 +43,9 @@ impl CyclicMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScaleMode {
+    /// The scale is a function of the cycle number, 1 in the first cycle.
     Cycle,
+    /// The scale is a function of the global step, 0 at the first step.
     Iterations,
 }
 
@@ -51,7 +54,9 @@ pub enum ScaleMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CyclicConfig {
+    /// The base learning rate: the low end of every cycle, 0 or more.
     pub base_lr: f64,
+    /// The max learning rate: the peak of the first cycle, at least `base_lr`.
     pub max_lr: f64,
     /// Steps from base to max: the paper's stepsize (half a cycle).
     pub step_size_up: u64,
@@ -64,13 +69,17 @@ pub struct CyclicConfig {
     /// Overrides what the amplitude scale is evaluated on (the mode's default otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_mode: Option<ScaleMode>,
+    /// Momentum where the learning rate peaks, in [0, 1); set with `max_momentum` to cycle
+    /// momentum (PyTorch's `cycle_momentum`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_momentum: Option<f64>,
+    /// Momentum at the base learning rate, in [base_momentum, 1); set with `base_momentum`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_momentum: Option<f64>,
 }
 
 impl CyclicConfig {
+    /// A symmetric cycle: `step_size_up` steps up, as many down; no gamma, no momentum.
     pub fn new(base_lr: f64, max_lr: f64, step_size_up: u64) -> Self {
         Self {
             base_lr,
@@ -84,21 +93,26 @@ impl CyclicConfig {
         }
     }
 
+    /// Sets the steps from max back to base learning rate (an asymmetric cycle).
     pub fn with_step_size_down(mut self, step_size_down: u64) -> Self {
         self.step_size_down = Some(step_size_down);
         self
     }
 
+    /// Sets exp_range's decay per step, in (0, 1].
     pub fn with_gamma(mut self, gamma: f64) -> Self {
         self.gamma = Some(gamma);
         self
     }
 
+    /// Sets what the amplitude scale is evaluated on, instead of the mode's default.
     pub fn with_scale_mode(mut self, scale_mode: ScaleMode) -> Self {
         self.scale_mode = Some(scale_mode);
         self
     }
 
+    /// Cycles momentum between `base_momentum` (at the max learning rate) and
+    /// `max_momentum` (at the base learning rate).
     pub fn with_momentum(mut self, base_momentum: f64, max_momentum: f64) -> Self {
         self.base_momentum = Some(base_momentum);
         self.max_momentum = Some(max_momentum);
@@ -141,6 +155,21 @@ impl CyclicConfig {
 }
 
 /// A validated cyclical schedule. Build it with [`CyclicConfig::init`].
+///
+/// ```
+/// use cyclr::{CyclicConfig, CyclicMode, LrSchedule};
+///
+/// // base_lr 0.001, max_lr 0.006, stepsize 2000: a cycle is 4000 steps.
+/// let s = CyclicConfig::new(0.001, 0.006, 2000)
+///     .init(CyclicMode::Triangular)
+///     .unwrap();
+/// assert_eq!(s.lr(0), 0.001); // the base learning rate
+/// assert!((s.lr(1000) - 0.0035).abs() < 1e-12); // half way up
+/// assert!((s.lr(2000) - 0.006).abs() < 1e-12); // the max learning rate, one stepsize in
+/// assert!((s.lr(3000) - 0.0035).abs() < 1e-12); // half way down
+/// assert_eq!(s.lr(4000), 0.001); // cycle 2 starts at the base again
+/// assert!((s.lr(5000) - 0.0035).abs() < 1e-12);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cyclic {
     mode: CyclicMode,
@@ -161,10 +190,12 @@ struct Phase {
 }
 
 impl Cyclic {
+    /// Triangular, triangular2 or exp_range.
     pub fn mode(&self) -> CyclicMode {
         self.mode
     }
 
+    /// The parameters it was built from.
     pub fn config(&self) -> &CyclicConfig {
         &self.config
     }

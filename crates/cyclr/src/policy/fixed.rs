@@ -5,29 +5,43 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ScheduleError, rate};
 use crate::schedule::LrSchedule;
 
+/// Parameters of the fixed policy, as written in a config file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FixedConfig {
+    /// The learning rate at every step, 0 or more.
     pub base_lr: f64,
 }
 
 impl FixedConfig {
+    /// One learning rate, `base_lr`, throughout.
     pub fn new(base_lr: f64) -> Self {
         Self { base_lr }
     }
 
+    /// Validates the parameters and builds the schedule.
     pub fn init(self) -> Result<Fixed, ScheduleError> {
         rate("base_lr", self.base_lr)?;
         Ok(Fixed { config: self })
     }
 }
 
+/// A validated fixed schedule. Build it with [`FixedConfig::init`].
+///
+/// ```
+/// use cyclr::{FixedConfig, LrSchedule};
+///
+/// let s = FixedConfig::new(0.01).init().unwrap();
+/// assert_eq!(s.lr(0), 0.01);
+/// assert_eq!(s.lr(1_000_000), 0.01);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fixed {
     config: FixedConfig,
 }
 
 impl Fixed {
+    /// The parameters it was built from.
     pub fn config(&self) -> &FixedConfig {
         &self.config
     }

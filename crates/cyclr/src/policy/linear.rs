@@ -6,15 +6,20 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ScheduleError, rate, steps};
 use crate::schedule::LrSchedule;
 
+/// Parameters of a linear schedule, as written in a config file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinearConfig {
+    /// The learning rate at step 0, 0 or more.
     pub start_lr: f64,
+    /// The learning rate from step `steps` on, 0 or more; above or below `start_lr`.
     pub end_lr: f64,
+    /// Steps from `start_lr` to `end_lr`, at least 1.
     pub steps: u64,
 }
 
 impl LinearConfig {
+    /// A straight line from `start_lr` to `end_lr` over `steps` steps, then held.
     pub fn new(start_lr: f64, end_lr: f64, steps: u64) -> Self {
         Self {
             start_lr,
@@ -23,6 +28,7 @@ impl LinearConfig {
         }
     }
 
+    /// Validates the parameters and builds the schedule.
     pub fn init(self) -> Result<Linear, ScheduleError> {
         rate("start_lr", self.start_lr)?;
         rate("end_lr", self.end_lr)?;
@@ -31,12 +37,25 @@ impl LinearConfig {
     }
 }
 
+/// A validated linear schedule. Build it with [`LinearConfig::init`].
+///
+/// ```
+/// use cyclr::{LinearConfig, LrSchedule};
+///
+/// // A warm-up from 0 to 0.01 over 100 steps.
+/// let s = LinearConfig::new(0.0, 0.01, 100).init().unwrap();
+/// assert_eq!(s.lr(0), 0.0);
+/// assert!((s.lr(50) - 0.005).abs() < 1e-12);
+/// assert!((s.lr(100) - 0.01).abs() < 1e-12);
+/// assert_eq!(s.lr(500), s.lr(100)); // then held
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Linear {
     config: LinearConfig,
 }
 
 impl Linear {
+    /// The parameters it was built from.
     pub fn config(&self) -> &LinearConfig {
         &self.config
     }

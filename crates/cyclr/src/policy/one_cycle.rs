@@ -8,30 +8,47 @@ use crate::error::{ScheduleError, finite, positive, rate, steps};
 use crate::momentum::MomentumRange;
 use crate::schedule::LrSchedule;
 
+/// How 1cycle moves between the two ends of a phase (PyTorch's `anneal_strategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AnnealStrategy {
+    /// Half a cosine: slow at both ends (PyTorch's default).
     Cos,
+    /// A straight line.
     Linear,
 }
 
+/// Parameters of a 1cycle schedule, as written in a config file (PyTorch's names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OneCycleConfig {
+    /// The peak learning rate, reached at the end of the warm-up.
     pub max_lr: f64,
+    /// Steps in the whole run, at least 1; past it the rate holds its final value.
     pub total_steps: u64,
+    /// Fraction of the run spent warming up, in (0, 1); below 0.5 with `three_phase`
+    /// (default 0.3).
     #[serde(default = "defaults::pct_start")]
     pub pct_start: f64,
+    /// How each phase moves between its ends (default cos).
     #[serde(default = "defaults::anneal_strategy")]
     pub anneal_strategy: AnnealStrategy,
+    /// The initial learning rate is `max_lr / div_factor`; above 0 (default 25).
     #[serde(default = "defaults::div_factor")]
     pub div_factor: f64,
+    /// The final learning rate is `max_lr / div_factor / final_div_factor`; above 0
+    /// (default 1e4).
     #[serde(default = "defaults::final_div_factor")]
     pub final_div_factor: f64,
+    /// Come back down to the initial rate as fast as the warm-up went up, then anneal to the
+    /// final rate in a third phase (default false: two phases).
     #[serde(default)]
     pub three_phase: bool,
+    /// Momentum at the peak learning rate, in [0, 1); set with `max_momentum` to cycle
+    /// momentum (PyTorch's `cycle_momentum`, 0.85 by default there; off here unless set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_momentum: Option<f64>,
+    /// Momentum at the start and the end of the run, in [base_momentum, 1) (PyTorch: 0.95).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_momentum: Option<f64>,
 }
@@ -69,12 +86,14 @@ impl OneCycleConfig {
         }
     }
 
+    /// Cycles momentum from `max_momentum` down to `base_momentum` at the peak and back.
     pub fn with_momentum(mut self, base_momentum: f64, max_momentum: f64) -> Self {
         self.base_momentum = Some(base_momentum);
         self.max_momentum = Some(max_momentum);
         self
     }
 
+    /// Validates the parameters and builds the schedule.
     pub fn init(self) -> Result<OneCycle, ScheduleError> {
         rate("max_lr", self.max_lr)?;
         steps("total_steps", self.total_steps)?;
@@ -152,6 +171,20 @@ impl Segment {
 }
 
 /// A validated 1cycle schedule. Past `total_steps` it holds its final rate (PyTorch raises).
+///
+/// ```
+/// use cyclr::{LrSchedule, OneCycleConfig};
+///
+/// // max_lr 0.01 over 1000 steps with PyTorch's defaults: warm-up over 30% of the run.
+/// let s = OneCycleConfig::new(0.01, 1000).init().unwrap();
+/// let initial = 0.01 / 25.0; // max_lr / div_factor
+/// let last = initial / 1e4; // initial / final_div_factor
+/// assert!((s.lr(0) - initial).abs() < 1e-12);
+/// assert!((s.lr(299) - 0.01).abs() < 1e-12); // the peak, at pct_start * total_steps - 1
+/// assert!((s.lr(649) - (0.01 + last) / 2.0).abs() < 1e-12); // half way down the cosine
+/// assert!((s.lr(999) - last).abs() < 1e-12);
+/// assert_eq!(s.lr(5000), s.lr(999)); // past total_steps the final rate holds
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct OneCycle {
     phases: Vec<Segment>,
@@ -160,6 +193,7 @@ pub struct OneCycle {
 }
 
 impl OneCycle {
+    /// The parameters it was built from.
     pub fn config(&self) -> &OneCycleConfig {
         &self.config
     }

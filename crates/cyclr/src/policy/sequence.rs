@@ -51,6 +51,24 @@ impl SequenceConfig {
 }
 
 /// A validated [`SequenceConfig`]: config schedules joined at step boundaries.
+///
+/// ```
+/// use cyclr::{CyclicConfig, LinearConfig, LrSchedule, ScheduleConfig, SequenceConfig};
+///
+/// // A linear warm-up to the base learning rate over 100 steps, then triangular2.
+/// let s = SequenceConfig {
+///     boundaries: vec![100],
+///     schedules: vec![
+///         ScheduleConfig::Linear(LinearConfig::new(0.0, 0.001, 100)),
+///         ScheduleConfig::Triangular2(CyclicConfig::new(0.001, 0.006, 2000)),
+///     ],
+/// }
+/// .init()
+/// .unwrap();
+/// assert!((s.lr(50) - 0.0005).abs() < 1e-12); // half way through the warm-up
+/// assert_eq!(s.lr(100), 0.001); // the cyclical schedule's step 0: base_lr
+/// assert!((s.lr(2100) - 0.006).abs() < 1e-12); // its first peak, one stepsize later
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sequence {
     join: Join<Schedule>,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ScheduleError, rate, steps};
 use crate::schedule::LrSchedule;
 
+/// Parameters of an SGDR schedule, as written in a config file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SgdrConfig {
@@ -26,6 +27,7 @@ fn one() -> u64 {
 }
 
 impl SgdrConfig {
+    /// Restarts every `t0` steps (`t_mult` 1), annealing towards 0.
     pub fn new(max_lr: f64, t0: u64) -> Self {
         Self {
             max_lr,
@@ -35,16 +37,19 @@ impl SgdrConfig {
         }
     }
 
+    /// Makes each cycle `t_mult` times longer than the one before (at least 1).
     pub fn with_t_mult(mut self, t_mult: u64) -> Self {
         self.t_mult = t_mult;
         self
     }
 
+    /// Sets the floor the cosine anneals towards (PyTorch's `eta_min`).
     pub fn with_min_lr(mut self, min_lr: f64) -> Self {
         self.min_lr = min_lr;
         self
     }
 
+    /// Validates the parameters and builds the schedule.
     pub fn init(self) -> Result<Sgdr, ScheduleError> {
         rate("min_lr", self.min_lr)?;
         rate("max_lr", self.max_lr)?;
@@ -60,12 +65,30 @@ impl SgdrConfig {
     }
 }
 
+/// A validated SGDR schedule. Build it with [`SgdrConfig::init`].
+///
+/// ```
+/// use cyclr::{LrSchedule, SgdrConfig};
+///
+/// // From 0.1 towards 0.001, restarting after 100 steps, then after 200 more.
+/// let s = SgdrConfig::new(0.1, 100)
+///     .with_t_mult(2)
+///     .with_min_lr(0.001)
+///     .init()
+///     .unwrap();
+/// assert!((s.lr(0) - 0.1).abs() < 1e-12);
+/// assert!((s.lr(50) - 0.0505).abs() < 1e-12); // half way: (max + min) / 2
+/// assert!((s.lr(100) - 0.1).abs() < 1e-12); // warm restart
+/// assert_eq!(s.position(200), (100, 200)); // the second cycle is twice as long
+/// assert!((s.lr(200) - 0.0505).abs() < 1e-12);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sgdr {
     config: SgdrConfig,
 }
 
 impl Sgdr {
+    /// The parameters it was built from.
     pub fn config(&self) -> &SgdrConfig {
         &self.config
     }
