@@ -573,16 +573,6 @@ impl Drop for Prefetcher {
     }
 }
 
-/// Where the shared test data sits relative to the workspace (for tests and benchmarks).
-pub fn shared_archive() -> PathBuf {
-    std::env::var_os("CYCLR_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/data/cifar-10-binary.tar.gz")
-        })
-}
-
 /// Writes a full dataset (50,000 training and 10,000 test images) in the official binary
 /// layout under `dir/cifar-10-batches-bin/`, e.g. to keep an unpacked copy that loads
 /// faster than the archive.

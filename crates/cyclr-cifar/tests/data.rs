@@ -1,12 +1,15 @@
 //! The CIFAR-10 reader on the real archive and on every kind of bad input.
 
+mod common;
+use common::cifar_archive;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use cyclr_cifar::data::{
     Cifar10, DataError, IMAGE_BYTES, RECORD_BYTES, RECORDS_PER_FILE, TEST_FILE, TRAIN_FILES,
-    epoch_order, make_batch, shared_archive,
+    epoch_order, make_batch,
 };
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -14,7 +17,7 @@ use flate2::write::GzEncoder;
 fn real() -> &'static Cifar10 {
     static DATA: OnceLock<Cifar10> = OnceLock::new();
     DATA.get_or_init(|| {
-        let path = shared_archive();
+        let path = cifar_archive();
         Cifar10::load(&path)
             .unwrap_or_else(|e| panic!("the shared CIFAR-10 at {}: {e}", path.display()))
     })
@@ -292,11 +295,72 @@ fn an_empty_batch_file_in_a_folder_is_named() {
     );
 }
 
+/// Counts the bytes each thread has allocated and not freed, and their peak, so a test can
+/// bound what one call may allocate.
+mod allocations {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    pub struct Counting;
+
+    thread_local! {
+        static LIVE: Cell<isize> = const { Cell::new(0) };
+        static PEAK: Cell<isize> = const { Cell::new(0) };
+    }
+
+    fn track(delta: isize) {
+        let _ = LIVE.try_with(|live| {
+            let now = live.get() + delta;
+            live.set(now);
+            let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+        });
+    }
+
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let p = unsafe { System.alloc(layout) };
+            if !p.is_null() {
+                track(layout.size() as isize);
+            }
+            p
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) };
+            track(-(layout.size() as isize));
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let p = unsafe { System.realloc(ptr, layout, new_size) };
+            if !p.is_null() {
+                track(new_size as isize - layout.size() as isize);
+            }
+            p
+        }
+    }
+
+    /// The most bytes this thread held at once while `f` ran, above what it held before.
+    pub fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        let base = LIVE.with(Cell::get);
+        PEAK.with(|p| p.set(base));
+        let out = f();
+        (out, (PEAK.with(Cell::get) - base).max(0) as usize)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: allocations::Counting = allocations::Counting;
+
 mod fuzz_briefly {
     //! A short run of the fuzz target's property in the ordinary test suite: random and
-    //! mutated archives never panic the reader (the long run is `cargo fuzz`, RELIABILITY.md).
+    //! mutated archives never panic the reader, are never taken for CIFAR-10, and never make
+    //! it allocate more than the format allows (the long run is `cargo fuzz`,
+    //! RELIABILITY.md).
+    use super::allocations::peak_during;
     use super::*;
     use proptest::prelude::*;
+
+    /// The largest member the format has (10,000 records of 3,073 bytes), plus slack for the
+    /// decoder's buffers: a few KiB of input must never make the reader hold more.
+    const ALLOCATION_BOUND: usize = RECORDS_PER_FILE * RECORD_BYTES + (4 << 20);
 
     fn small_tar() -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
@@ -310,12 +374,35 @@ mod fuzz_briefly {
         b.into_inner().unwrap()
     }
 
+    /// A member whose header claims 30 GB (and an archive that stops there): refused
+    /// without reserving the claimed size.
+    #[test]
+    fn a_header_claiming_a_huge_member_allocates_within_the_bound() {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(30_000_000_000);
+        h.set_mode(0o644);
+        h.set_path("cifar-10-batches-bin/data_batch_1.bin").unwrap();
+        h.set_cksum();
+        let mut bytes = h.as_bytes().to_vec();
+        bytes.extend(std::iter::repeat_n(7u8, 4096));
+        let (result, peak) =
+            peak_during(|| Cifar10::read_archive(bytes.as_slice(), Path::new("huge.tar")));
+        assert!(result.is_err());
+        assert!(peak <= ALLOCATION_BOUND, "{peak} bytes held");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
         #[test]
         fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
-            let _ = Cifar10::read_archive(bytes.as_slice(), Path::new("x.tar"));
-            let _ = Cifar10::read_archive(flate2::read::GzDecoder::new(bytes.as_slice()), Path::new("x.tar.gz"));
+            let (plain, peak) = peak_during(|| Cifar10::read_archive(bytes.as_slice(), Path::new("x.tar")));
+            prop_assert!(plain.is_err(), "random bytes are not CIFAR-10");
+            prop_assert!(peak <= ALLOCATION_BOUND, "{peak} bytes held for a {}-byte input", bytes.len());
+            let (gz, peak) = peak_during(|| {
+                Cifar10::read_archive(flate2::read::GzDecoder::new(bytes.as_slice()), Path::new("x.tar.gz"))
+            });
+            prop_assert!(gz.is_err());
+            prop_assert!(peak <= ALLOCATION_BOUND, "{peak} bytes held for a {}-byte gzip input", bytes.len());
         }
 
         #[test]
@@ -327,8 +414,9 @@ mod fuzz_briefly {
                 tar[i] ^= byte;
             }
             tar.truncate(cut.index(tar.len() + 1));
-            let result = Cifar10::read_archive(tar.as_slice(), Path::new("m.tar"));
+            let (result, peak) = peak_during(|| Cifar10::read_archive(tar.as_slice(), Path::new("m.tar")));
             prop_assert!(result.is_err(), "a 3-record archive is never a valid CIFAR-10");
+            prop_assert!(peak <= ALLOCATION_BOUND, "{peak} bytes held for a {}-byte archive", tar.len());
         }
     }
 }

@@ -1,18 +1,21 @@
 //! The trainer on real CIFAR-10 subsets: it learns, it resumes exactly, it is
 //! deterministic, and it stops cleanly on divergence or interruption.
 
+mod common;
+use common::cifar_archive;
+
 use std::sync::OnceLock;
 
 use cyclr::{CyclicConfig, FixedConfig, Schedule, ScheduleConfig, SequenceConfig};
 use cyclr_burn::optim::OptimizerConfig;
-use cyclr_cifar::data::{Cifar10, shared_archive};
+use cyclr_cifar::data::Cifar10;
 use cyclr_cifar::observer::{Observer, Silent};
 use cyclr_cifar::run_record::{MetricsRow, RunRecord, RunStatus, load_outcome, read_metrics};
 use cyclr_cifar::train::{TrainConfig, load_summary, train};
 
 fn full() -> &'static Cifar10 {
     static DATA: OnceLock<Cifar10> = OnceLock::new();
-    DATA.get_or_init(|| Cifar10::load(&shared_archive()).expect("shared CIFAR-10"))
+    DATA.get_or_init(|| Cifar10::load(&cifar_archive()).expect("shared CIFAR-10"))
 }
 
 fn subset(train: usize, test: usize) -> Cifar10 {

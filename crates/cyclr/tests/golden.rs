@@ -1,5 +1,5 @@
-//! Every step of every case in ../shared/golden (PyTorch's own values) must match to 1e-9
-//! relative.
+//! Every step of every case in tests/golden (PyTorch's own values, see its README.md and
+//! make_schedules.py) must match to 1e-9 relative.
 
 use std::path::PathBuf;
 
@@ -11,7 +11,7 @@ use serde_json::Value;
 fn golden_dir() -> PathBuf {
     std::env::var_os("CYCLR_GOLDEN_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden"))
 }
 
 fn f(case: &Value, key: &str) -> f64 {

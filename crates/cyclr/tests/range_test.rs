@@ -1,5 +1,5 @@
 //! Range-test rules against torch-lr-finder's and fastai's own answers
-//! (../shared/golden/lr_finder_golden.json), and the analysis on synthetic curves.
+//! (tests/golden/lr_finder_golden.json), and the analysis on synthetic curves.
 
 use std::path::PathBuf;
 
@@ -12,9 +12,7 @@ use serde_json::Value;
 fn golden() -> Value {
     let dir = std::env::var_os("CYCLR_GOLDEN_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
-        });
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden"));
     serde_json::from_str(&std::fs::read_to_string(dir.join("lr_finder_golden.json")).unwrap())
         .unwrap()
 }

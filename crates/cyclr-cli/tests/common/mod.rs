@@ -40,21 +40,40 @@ pub fn assert_usage_error(o: &Output, needle: &str) {
     assert!(!err.contains("panicked"), "{err}");
 }
 
-/// The shared CIFAR-10 archive.
+#[path = "../../../cyclr-cifar/tests/common/cifar_archive.rs"]
+mod cifar_archive;
+
+/// The real CIFAR-10 archive (see `cifar_archive` for where it is looked for).
 pub fn archive() -> PathBuf {
-    cyclr_cifar::data::shared_archive()
+    cifar_archive::cifar_archive()
 }
 
-/// The shared CIFAR-10, unpacked once per test binary into the target's temp folder:
-/// a folder loads in a fraction of the archive's time.
+/// The real CIFAR-10, unpacked into the target's temp folder: a folder loads in a
+/// fraction of the archive's time. One copy, named for the archive's size and shared by
+/// every test binary and every run (unpacked to a temporary name, then renamed, so a
+/// half-written copy is never used); not one copy per process.
 pub fn data_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("cifar-{}", std::process::id()));
-        let data =
-            cyclr_cifar::data::Cifar10::load(&archive()).expect("the shared CIFAR-10 archive");
-        cyclr_cifar::data::write_binary_folder(&data, &root).expect("unpacking CIFAR-10");
+        let archive = archive();
+        let size = std::fs::metadata(&archive).map(|m| m.len()).unwrap_or(0);
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cifar-{size}"));
+        if root
+            .join("cifar-10-batches-bin")
+            .join("test_batch.bin")
+            .is_file()
+        {
+            return root;
+        }
+        let data = cyclr_cifar::data::Cifar10::load(&archive).expect("the real CIFAR-10 archive");
+        let partial = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("cifar-{size}.partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&partial);
+        cyclr_cifar::data::write_binary_folder(&data, &partial).expect("unpacking CIFAR-10");
+        // Another test binary may have finished first: theirs is as good as ours.
+        if std::fs::rename(&partial, &root).is_err() {
+            let _ = std::fs::remove_dir_all(&partial);
+        }
         root
     })
     .clone()
