@@ -193,3 +193,16 @@ fn any_lr_schedule_drives_burn() {
         "the ramp ends at max_lr"
     );
 }
+
+/// A record without the step (another scheduler's, or an empty one) leaves the position
+/// where it was: burn's `load_record` cannot fail, so the scheduler must not jump to 0.
+#[test]
+fn a_record_missing_the_step_keeps_the_position() {
+    let s = schedule();
+    let mut a = CyclrScheduler::new(s.clone()).at_step(12);
+    a.load_record(LrSchedulerRecord::new());
+    assert_eq!(a.next_step(), 12);
+    a.load_record(LrSchedulerRecord::new().with_scalar("other_key", 3u64));
+    assert_eq!(a.next_step(), 12);
+    assert_eq!(a.step(), s.lr(12));
+}

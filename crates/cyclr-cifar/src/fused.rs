@@ -104,11 +104,25 @@ fn mm(
     b: &[f32],
     (b_rs, b_cs): (usize, usize),
 ) {
-    debug_assert!(dst.len() >= (m - 1) * ldd + n);
-    debug_assert!(a.len() > (m - 1) * a_rs + (k - 1) * a_cs);
-    debug_assert!(b.len() > (k - 1) * b_rs + (n - 1) * b_cs);
-    // SAFETY: the extents above are within the slices (checked in debug builds; every call
-    // site passes buffers sized by the constants of this network).
+    // Real checks, in release builds too: they guard the unsafe call below and cost nothing
+    // next to the product itself.
+    assert!(
+        m > 0 && n > 0 && k > 0,
+        "empty matrix product {m}x{k} * {k}x{n}"
+    );
+    assert!(
+        dst.len() >= (m - 1) * ldd + n,
+        "dst too small for {m}x{n} (ld {ldd})"
+    );
+    assert!(
+        a.len() > (m - 1) * a_rs + (k - 1) * a_cs,
+        "a too small for {m}x{k}"
+    );
+    assert!(
+        b.len() > (k - 1) * b_rs + (n - 1) * b_cs,
+        "b too small for {k}x{n}"
+    );
+    // SAFETY: the asserts above keep every element gemm touches inside the slices.
     unsafe {
         gemm(
             m,

@@ -91,19 +91,60 @@ fn wait_with_timeout(child: &mut Child, limit: Duration) -> Option<std::process:
     None
 }
 
+/// Waits until `progress` holds while `child` still runs; false if the child ended first
+/// or `limit` passed. A kill after this lands mid-run, not after the end.
+fn wait_for_progress(
+    child: &mut Child,
+    limit: Duration,
+    mut progress: impl FnMut() -> bool,
+) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        if progress() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// SIGKILL, after checking the process is still running (so the kill is what ends it).
+fn kill_running(child: &mut Child) {
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before the kill"
+    );
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        None,
+        "ended by the signal, not by finishing: {status:?}"
+    );
+}
+
 #[test]
 fn kill_9_of_train_at_random_moments_loses_at_most_an_epoch_and_resumes_exactly() {
     let t = tempfile::tempdir().unwrap();
     let data = data_dir();
     let straight = t.path().join("straight");
-    let o = run(t.path(), &train_args(s(&data), s(&straight), "4"));
+    let o = run(t.path(), &train_args(s(&data), s(&straight), "6"));
     assert!(o.status.success(), "{}", stderr(&o));
     let expected = metric_numbers(&straight);
 
     let cut = t.path().join("cut");
     let mut rng = Rng(2026);
     let steps_per_epoch = 10u64;
-    for _ in 0..4 {
+    let saved_steps = |dir: &Path| {
+        cyclr_cifar::train::load_summary(dir)
+            .ok()
+            .flatten()
+            .map_or(0, |s| s.steps)
+    };
+    for round in 0..3 {
         let args = if cut.join("checkpoint.bin").is_file() {
             vec![
                 "train",
@@ -114,13 +155,13 @@ fn kill_9_of_train_at_random_moments_loses_at_most_an_epoch_and_resumes_exactly(
                 "--test-limit",
                 "200",
                 "--epochs",
-                "4",
+                "6",
                 "--resume",
                 s(&cut),
                 "--quiet",
             ]
         } else {
-            train_args(s(&data), s(&cut), "4")
+            train_args(s(&data), s(&cut), "6")
         };
         let mut child = cyclr(t.path())
             .args(&args)
@@ -128,21 +169,35 @@ fn kill_9_of_train_at_random_moments_loses_at_most_an_epoch_and_resumes_exactly(
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let delay = Duration::from_secs_f64(0.4 + 3.0 * rng.next());
-        if wait_with_timeout(&mut child, delay).is_none() {
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
-        }
+        // Kill once this process has saved a new checkpoint, then a little later, at a
+        // random moment of the next epoch.
+        let before = saved_steps(&cut);
+        let progressed = wait_for_progress(&mut child, Duration::from_secs(120), || {
+            saved_steps(&cut) > before
+        });
+        assert!(
+            progressed,
+            "round {round}: the run saved no new checkpoint before ending"
+        );
+        std::thread::sleep(Duration::from_secs_f64(0.15 * rng.next()));
+        kill_running(&mut child);
         assert_not_torn(&cut);
-        if let Some(saved) = cyclr_cifar::train::load_summary(&cut).unwrap() {
-            let rows = metric_numbers(&cut);
-            let last_row = rows.last().map_or(0, |r| r[0].parse::<u64>().unwrap());
-            assert!(
-                saved.steps + steps_per_epoch >= last_row,
-                "lost more than an epoch: checkpoint {} vs row {last_row}",
-                saved.steps
-            );
-        }
+        let saved = cyclr_cifar::train::load_summary(&cut)
+            .unwrap()
+            .expect("a checkpoint survives the kill");
+        assert!(
+            saved.steps > before && saved.steps < 60,
+            "round {round}: killed mid-run at {}",
+            saved.steps
+        );
+        let rows = metric_numbers(&cut);
+        assert!(!rows.is_empty(), "rows were written before the kill");
+        let last_row = rows.last().map_or(0, |r| r[0].parse::<u64>().unwrap());
+        assert!(
+            saved.steps + steps_per_epoch >= last_row,
+            "lost more than an epoch: checkpoint {} vs row {last_row}",
+            saved.steps
+        );
     }
     // Finish the job.
     let args = if cut.join("checkpoint.bin").is_file() {
@@ -155,13 +210,13 @@ fn kill_9_of_train_at_random_moments_loses_at_most_an_epoch_and_resumes_exactly(
             "--test-limit",
             "200",
             "--epochs",
-            "4",
+            "6",
             "--resume",
             s(&cut),
             "--quiet",
         ]
     } else {
-        train_args(s(&data), s(&cut), "4")
+        train_args(s(&data), s(&cut), "6")
     };
     let o = run(t.path(), &args);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -345,6 +400,18 @@ fn kill_9_and_ctrl_c_of_recreate_then_rerun_finishes_with_the_same_numbers() {
 
     let cut = t.path().join("cut");
     let mut rng = Rng(7);
+    // Progress a kill can follow: the range test's result and every checkpoint written.
+    let saved = |cut: &Path| -> u64 {
+        let mut n = u64::from(cut.join("range-test/range_test.json").is_file());
+        for run_dir in std::fs::read_dir(cut.join("runs")).into_iter().flatten() {
+            let dir = run_dir.unwrap().path();
+            n += cyclr_cifar::train::load_summary(&dir)
+                .ok()
+                .flatten()
+                .map_or(0, |s| 1 + s.steps);
+        }
+        n
+    };
     for round in 0..4 {
         let mut child = cyclr(t.path())
             .args(args(&cut))
@@ -352,17 +419,30 @@ fn kill_9_and_ctrl_c_of_recreate_then_rerun_finishes_with_the_same_numbers() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let delay = Duration::from_secs_f64(0.5 + 8.0 * rng.next());
-        if wait_with_timeout(&mut child, delay).is_none() {
-            if round == 1 {
-                interrupt(&child); // Ctrl-C: a clean stop with exit 130
-                let st = wait_with_timeout(&mut child, Duration::from_secs(60)).unwrap();
-                assert!(st.code() == Some(130) || st.success(), "{st:?}");
-            } else {
-                child.kill().unwrap();
-                child.wait().unwrap();
-            }
+        let before = saved(&cut);
+        let progressed = wait_for_progress(&mut child, Duration::from_secs(120), || {
+            saved(&cut) > before
+        });
+        assert!(
+            progressed,
+            "round {round}: the job made no progress before ending"
+        );
+        std::thread::sleep(Duration::from_secs_f64(0.3 * rng.next()));
+        if round == 1 {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the job ended before Ctrl-C"
+            );
+            interrupt(&child); // Ctrl-C: a clean stop with exit 130
+            let st = wait_with_timeout(&mut child, Duration::from_secs(60)).unwrap();
+            assert_eq!(st.code(), Some(130), "{st:?}");
+        } else {
+            kill_running(&mut child);
         }
+        assert!(
+            !cut.join("results.csv").is_file(),
+            "round {round}: interrupted mid-job"
+        );
         for run_dir in std::fs::read_dir(cut.join("runs")).into_iter().flatten() {
             assert_not_torn(&run_dir.unwrap().path());
         }

@@ -796,3 +796,86 @@ fn recreate_input_errors() {
         assert_usage_error(&run(t.path(), &args), needle);
     }
 }
+
+/// `--engine burn` (burn's own ops and optimizer state) resumes exactly too: a run cut
+/// after one epoch and resumed for a second equals the uninterrupted two epochs.
+#[test]
+fn resume_with_the_burn_engine_matches_an_uninterrupted_run() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let args = |out: &Path, epochs: &'static str| -> Vec<String> {
+        [
+            "train",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "500",
+            "--test-limit",
+            "100",
+            "--engine",
+            "burn",
+            "--optimizer",
+            "sgd",
+            "--policy",
+            "triangular",
+            "--base-lr",
+            "0.002",
+            "--max-lr",
+            "0.01",
+            "--step-size-up",
+            "3",
+            "--eval-every",
+            "2",
+            "--epochs",
+            epochs,
+            "--out",
+            s(out),
+            "--quiet",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+    };
+    let straight = t.path().join("straight");
+    let o = common::cyclr(t.path())
+        .args(args(&straight, "2"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cut = t.path().join("cut");
+    let o = common::cyclr(t.path())
+        .args(args(&cut, "1"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cut.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run_json["config"]["engine"], "burn");
+    assert_eq!(
+        common::metric_numbers(&cut).len(),
+        3,
+        "one epoch: rows at 2, 4 and 5"
+    );
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "500",
+            "--test-limit",
+            "100",
+            "--resume",
+            s(&cut),
+            "--epochs",
+            "2",
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        common::metric_numbers(&cut),
+        common::metric_numbers(&straight)
+    );
+}

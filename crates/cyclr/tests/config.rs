@@ -234,3 +234,21 @@ fn schedules_that_end_say_when() {
     .unwrap();
     assert_eq!(seq.length(), Some(450));
 }
+
+/// Every policy's name parses back to it, as written, hyphenated and in capitals, and
+/// serializes to the same name.
+#[test]
+fn every_policy_name_round_trips() {
+    let mut seen = std::collections::HashSet::new();
+    for p in Policy::ALL {
+        assert!(seen.insert(p.name()), "{} named twice", p.name());
+        assert_eq!(p.name().parse::<Policy>().unwrap(), p);
+        assert_eq!(p.to_string(), p.name());
+        assert_eq!(p.name().replace('_', "-").parse::<Policy>().unwrap(), p);
+        assert_eq!(p.name().to_uppercase().parse::<Policy>().unwrap(), p);
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(json, format!("\"{}\"", p.name()));
+        assert_eq!(serde_json::from_str::<Policy>(&json).unwrap(), p);
+    }
+    assert_eq!(seen.len(), 11);
+}
