@@ -119,7 +119,7 @@ pub struct DataInfo {
 }
 
 /// How a run that has ended (finished or diverged) ended, from its `run.json` and
-/// `metrics.csv`; `None` while it can still go on. Unlike [`load_summary`], this holds for
+/// `metrics.csv`; `None` while it can still go on. Unlike [`load_summary`](crate::train::load_summary), this holds for
 /// a diverged run what it returned at the time: the checkpoint keeps the last good
 /// weights, and a run that diverged before its first epoch end has no checkpoint at all.
 pub fn load_outcome(dir: &Path) -> anyhow::Result<Option<RunSummary>> {

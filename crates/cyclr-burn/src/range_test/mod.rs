@@ -16,7 +16,7 @@ mod target;
 
 pub use burn_target::{BurnTarget, RangeTestOutput, epochs};
 pub use driver::{RangeTest, RangeTestProgress};
-pub use outcome::RangeTestOutcome;
+pub use outcome::{CSV_COLUMNS, RangeTestOutcome};
 pub use supervised::RangeTestInput;
 pub use target::{RangeTestError, RangeTestTarget, StepLoss};
 
