@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::TrainConfig;
 use crate::io::write_atomic;
@@ -15,7 +16,12 @@ use crate::run_record::{DataInfo, MetricsRow, RunStatus, RunSummary};
 /// The checkpoint's file name in a run folder.
 pub const CHECKPOINT_FILE: &str = "checkpoint.bin";
 
-const CHECKPOINT_MAGIC: &[u8; 8] = b"CYCLRCK1";
+/// Checkpoints with a SHA-256 of everything before it at the end of the file.
+const CHECKPOINT_MAGIC: &[u8; 8] = b"CYCLRCK2";
+/// The first format, without a checksum: still read, strictly (no trailing bytes).
+const CHECKPOINT_MAGIC_V1: &[u8; 8] = b"CYCLRCK1";
+/// Length of the SHA-256 at the end of a checkpoint.
+const DIGEST_LEN: usize = 32;
 
 /// Where a run stands: what a checkpoint restores besides the weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,6 +60,10 @@ pub(super) fn write_checkpoint(path: &Path, c: &Checkpoint) -> anyhow::Result<()
         bytes.extend_from_slice(&(part.len() as u64).to_le_bytes());
         bytes.extend_from_slice(part);
     }
+    // A checksum over the whole file: a flipped byte (weights, step or settings) or a
+    // doubled file is refused on load instead of resuming with wrong numbers.
+    let digest = Sha256::digest(&bytes);
+    bytes.extend_from_slice(&digest);
     write_atomic(path, &bytes)
 }
 
@@ -68,10 +78,24 @@ pub(super) fn read_checkpoint(path: &Path) -> anyhow::Result<Checkpoint> {
             path.display()
         )
     };
-    if bytes.len() < 8 || &bytes[..8] != CHECKPOINT_MAGIC {
-        return Err(damaged("not a cyclr checkpoint"));
-    }
-    let mut rest = &bytes[8..];
+    let body = match bytes.get(..8) {
+        Some(m) if m == CHECKPOINT_MAGIC => {
+            if bytes.len() < 8 + DIGEST_LEN {
+                return Err(damaged("truncated"));
+            }
+            let (body, digest) = bytes.split_at(bytes.len() - DIGEST_LEN);
+            if Sha256::digest(body).as_slice() != digest {
+                return Err(damaged(
+                    "its checksum does not match: a byte changed, or the file was \
+                     cut or doubled",
+                ));
+            }
+            body
+        }
+        Some(m) if m == CHECKPOINT_MAGIC_V1 => &bytes[..],
+        _ => return Err(damaged("not a cyclr checkpoint")),
+    };
+    let mut rest = &body[8..];
     let mut parts = Vec::new();
     for _ in 0..3 {
         if rest.len() < 8 {
@@ -84,6 +108,9 @@ pub(super) fn read_checkpoint(path: &Path) -> anyhow::Result<Checkpoint> {
         }
         parts.push(rest[..len].to_vec());
         rest = &rest[len..];
+    }
+    if !rest.is_empty() {
+        return Err(damaged(&format!("{} bytes after its end", rest.len())));
     }
     let position: Position =
         serde_json::from_slice(&parts[0]).map_err(|e| damaged(&format!("bad header: {e}")))?;
