@@ -28,6 +28,8 @@ pub const TRAIN_FILES: [&str; 5] = [
 ];
 /// The test batch file, 10,000 records.
 pub const TEST_FILE: &str = "test_batch.bin";
+/// Bytes the reader accepts after the end of the tar archive (tar pads to 10 KiB blocks).
+const TRAILING_LIMIT: u64 = 1 << 20;
 /// Class names, indexed by label (0-9).
 pub const CLASS_NAMES: [&str; 10] = [
     "airplane",
@@ -52,13 +54,13 @@ pub const STD: [f32; 3] = [0.2470, 0.2435, 0.2616];
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// A file or folder could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     Io {
         /// The path that failed.
         path: PathBuf,
-        /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying I/O error. Part of the message, not a `source`: printed with its
+        /// causes, it would say the same twice.
+        error: std::io::Error,
     },
     /// A file is empty.
     #[error("{} is empty: expected CIFAR-10 records of 3073 bytes", path.display())]
@@ -144,6 +146,28 @@ pub enum DataError {
         /// The archive.
         path: PathBuf,
         /// The unsafe path inside it.
+        member: String,
+    },
+    /// A batch file is not a regular file (a folder, a device, a FIFO).
+    #[error(
+        "{} is not a regular file (a folder, device or pipe): a batch file of the official \
+         binary version is expected there",
+        path.display()
+    )]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The archive holds a data file twice (which one would be read is not to be guessed).
+    #[error(
+        "{} holds {member} twice: an archive must have one copy of each batch file; \
+         download it again",
+        path.display()
+    )]
+    Duplicate {
+        /// The archive.
+        path: PathBuf,
+        /// The member found a second time.
         member: String,
     },
     /// The path is neither a folder nor a gzip archive.
@@ -309,9 +333,9 @@ impl Cifar10 {
     /// Reads CIFAR-10 from a `.tar.gz` archive, a `cifar-10-batches-bin` folder, or a folder
     /// that contains one.
     pub fn load(path: &Path) -> Result<Cifar10, DataError> {
-        let meta = std::fs::metadata(path).map_err(|source| DataError::Io {
+        let meta = std::fs::metadata(path).map_err(|error| DataError::Io {
             path: path.into(),
-            source,
+            error,
         })?;
         let mut data = if meta.is_dir() {
             let dir = if path.join("cifar-10-batches-bin").is_dir() {
@@ -336,14 +360,28 @@ impl Cifar10 {
                     member: name.into(),
                 });
             }
-            let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
-            if len > (RECORDS_PER_FILE * RECORD_BYTES) as u64 {
+            let io = |error| DataError::Io {
+                path: p.clone(),
+                error,
+            };
+            // A device (/dev/zero), a FIFO or a folder where a batch file should be would
+            // read forever or fail obscurely: only regular files are read.
+            let meta = std::fs::metadata(&p).map_err(io)?;
+            if !meta.is_file() {
+                return Err(DataError::NotAFile { path: p });
+            }
+            if meta.len() > (RECORDS_PER_FILE * RECORD_BYTES) as u64 {
                 return Err(DataError::TooLarge { path: p });
             }
-            let bytes = std::fs::read(&p).map_err(|source| DataError::Io {
-                path: p.clone(),
-                source,
-            })?;
+            // Read no more than a batch file can hold, whatever the size said.
+            let cap = (RECORDS_PER_FILE * RECORD_BYTES) as u64 + 1;
+            let mut bytes = Vec::with_capacity(meta.len() as usize);
+            File::open(&p)
+                .and_then(|f| f.take(cap).read_to_end(&mut bytes))
+                .map_err(io)?;
+            if bytes.len() as u64 == cap {
+                return Err(DataError::TooLarge { path: p });
+            }
             Ok((p, bytes))
         };
         let (mut train, mut test) = (Split::default(), Split::default());
@@ -361,9 +399,9 @@ impl Cifar10 {
     }
 
     fn load_archive(path: &Path) -> Result<Cifar10, DataError> {
-        let file = File::open(path).map_err(|source| DataError::Io {
+        let file = File::open(path).map_err(|error| DataError::Io {
             path: path.into(),
-            source,
+            error,
         })?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         if len == 0 {
@@ -375,9 +413,9 @@ impl Cifar10 {
         if magic != [0x1f, 0x8b] {
             return Err(DataError::NotCifar { path: path.into() });
         }
-        let file = File::open(path).map_err(|source| DataError::Io {
+        let file = File::open(path).map_err(|error| DataError::Io {
             path: path.into(),
-            source,
+            error,
         })?;
         Self::read_archive(
             GzDecoder::new(BufReader::with_capacity(1 << 20, file)),
@@ -393,6 +431,7 @@ impl Cifar10 {
             message: e.to_string(),
         };
         let mut archive = tar::Archive::new(reader);
+        // `entries` borrows the archive mutably; collect the members first, then drain.
         let mut members: Vec<Option<Vec<u8>>> = vec![None; TRAIN_FILES.len() + 1];
         for entry in archive.entries().map_err(archive_err)? {
             let mut entry = entry.map_err(archive_err)?;
@@ -419,6 +458,12 @@ impl Cifar10 {
                 .position(|f| *f == name)
                 .or((name == TEST_FILE).then_some(TRAIN_FILES.len()));
             if let Some(slot) = slot {
+                if members[slot].is_some() {
+                    return Err(DataError::Duplicate {
+                        path: path.into(),
+                        member: member.display().to_string(),
+                    });
+                }
                 // The header's size is not trusted for the allocation: a forged one could
                 // ask for terabytes. Read what is there, up to one file's worth and a byte.
                 let cap = (RECORDS_PER_FILE * RECORD_BYTES) as u64 + 1;
@@ -435,6 +480,29 @@ impl Cifar10 {
                 }
                 members[slot] = Some(bytes);
             }
+        }
+        // Read on to the end of the stream, so a gzip decoder checks its CRC and length
+        // (the tar reader stops at the end-of-archive blocks, before the gzip trailer).
+        // Past the archive there may be padding, not another archive's worth of data.
+        let mut rest = archive.into_inner();
+        let trailing = std::io::copy(
+            &mut rest.by_ref().take(TRAILING_LIMIT + 1),
+            &mut std::io::sink(),
+        )
+        .map_err(|e| DataError::Archive {
+            path: path.into(),
+            message: format!(
+                "the compressed stream is corrupt past the last member ({e}): download it \
+                         again"
+            ),
+        })?;
+        if trailing > TRAILING_LIMIT {
+            return Err(DataError::Archive {
+                path: path.into(),
+                message: format!(
+                    "more than {TRAILING_LIMIT} bytes follow the end of the tar archive"
+                ),
+            });
         }
         let (mut train, mut test) = (Split::default(), Split::default());
         for (slot, bytes) in members.into_iter().enumerate() {

@@ -274,14 +274,53 @@ fn not_a_tar_and_empty_and_unreadable_files() {
         "{s}"
     );
 
-    // A batch file that cannot be read (a folder in its place; root ignores permissions).
+    // A folder where a batch file should be: named as such, not read.
     let bin = dir.path().join("folder");
     std::fs::create_dir_all(bin.join("data_batch_1.bin")).unwrap();
     let (e, s) = load_err(&bin);
     assert!(
-        matches!(e, DataError::Io { .. }) && s.contains("data_batch_1.bin"),
+        matches!(e, DataError::NotAFile { .. })
+            && s.contains("data_batch_1.bin is not a regular file"),
         "{s}"
     );
+}
+
+/// `gzip -t` refuses a damaged CRC or a cut trailer; so does the reader, though the tar
+/// inside ends before the gzip trailer is reached.
+#[test]
+fn a_damaged_or_missing_gzip_trailer_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = archive(dir.path(), &[(&member("data_batch_1.bin"), records(3, 1))]);
+    let bytes = std::fs::read(&good).unwrap();
+    let n = bytes.len();
+    let mut crc = bytes.clone();
+    crc[n - 8] ^= 0x55; // CRC32 of the uncompressed data
+    let mut cut = bytes.clone();
+    cut.truncate(n - 8); // no CRC, no length
+    for (name, b) in [("crc.tar.gz", crc), ("cut.tar.gz", cut)] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, b).unwrap();
+        let (e, s) = load_err(&p);
+        assert!(matches!(e, DataError::Archive { .. }), "{name}: {e:?}");
+        assert!(
+            s.contains("compressed stream is corrupt") && s.contains(name),
+            "{name}: {s}"
+        );
+    }
+    // The intact archive reads on to its real problem (3 records, not 10,000).
+    let (_, s) = load_err(&good);
+    assert!(!s.contains("corrupt"), "{s}");
+}
+
+/// Two members of the same name: refused, not last-one-wins.
+#[test]
+fn a_member_given_twice_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = member("data_batch_2.bin");
+    let p = archive(dir.path(), &[(&m, records(3, 1)), (&m, records(3, 2))]);
+    let (e, s) = load_err(&p);
+    assert!(matches!(e, DataError::Duplicate { .. }), "{e:?}");
+    assert!(s.contains("data_batch_2.bin twice"), "{s}");
 }
 
 #[test]
