@@ -164,13 +164,19 @@ impl OptimizerConfig {
             }
         };
         let nonneg = |name: &str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                Err(format!(
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!(
                     "{name} is {v}, but it must be a finite number >= 0"
-                ))
+                ));
             }
+            // Past 1 the decay outweighs the gradient and training diverges whatever the
+            // learning rate: say so here, not as a divergence later.
+            if name == "weight_decay" && v > 1.0 {
+                return Err(format!(
+                    "weight_decay is {v}, but it must be at most 1 (typical values: 1e-4 to 1e-2)"
+                ));
+            }
+            Ok(())
         };
         match *self {
             OptimizerConfig::Adam {

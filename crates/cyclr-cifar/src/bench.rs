@@ -12,6 +12,8 @@ use crate::engine::{Backend, Engine, EngineKind};
 use crate::environment::Hardware;
 use cyclr_burn::optim::OptimizerConfig;
 
+/// The largest batch a benchmark runs (memory grows with it).
+pub const MAX_BATCH: usize = 4096;
 /// Settings of a throughput benchmark.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchConfig {
@@ -34,6 +36,17 @@ impl BenchConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.batch_size == 0 || self.iterations == 0 || self.repeats == 0 {
             return Err("--batch-size, --iters and --repeats must be at least 1".into());
+        }
+        // Each image of a batch holds about 0.7 MB of activations while it trains.
+        if self.batch_size > MAX_BATCH {
+            return Err(format!(
+                "--batch-size {} is more than {MAX_BATCH}: give at most {MAX_BATCH} (a batch of \
+                 20,000 needs about 14 GB)",
+                self.batch_size
+            ));
+        }
+        if self.iterations > 1_000_000 || self.repeats > 1000 || self.warmup > 1_000_000 {
+            return Err("--iters and --warmup go up to 1,000,000 and --repeats to 1000".into());
         }
         self.engine.check(self.backend)
     }

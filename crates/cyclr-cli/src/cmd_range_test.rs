@@ -3,10 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use cyclr::range_test::{Ramp, RangeTestConfig};
+use cyclr::range_test::{EarlyStop, Ramp, RangeTestConfig};
 use cyclr::{Policy, Schedule};
+use cyclr_cifar::folder_lock::lock_folder;
 use cyclr_cifar::range_test::{RangeTestResult, RangeTestSettings, run_range_test, write_outputs};
-use cyclr_cifar::run_dir::dated_dir;
+use cyclr_cifar::run_dir::new_dated_dir;
 
 use crate::common::{DataArgs, OptimArgs, ProgressObserver, interrupt_flag};
 use crate::error::{CliError, CliResult};
@@ -46,6 +47,9 @@ pub struct RangeTestCmd {
     /// Output folder (default: runs/range-test-<date>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace the result of an earlier range test in --out.
+    #[arg(long)]
+    pub overwrite: bool,
     #[arg(long, short)]
     pub quiet: bool,
     #[command(flatten)]
@@ -85,14 +89,34 @@ pub fn run(cmd: RangeTestCmd) -> CliResult {
         .iters
         .unwrap_or_else(|| (cmd.epochs.unwrap_or(3.0) * per_epoch as f64).round() as u64);
     settings.validate().map_err(CliError::usage)?;
-    let out = cmd.out.clone().unwrap_or_else(|| dated_dir("range-test"));
-    let stop = interrupt_flag();
+    // The output folder is claimed before the ramp: a folder that cannot be written, is in
+    // use, or holds an earlier result is found out now, not after a long test.
+    let out = match &cmd.out {
+        Some(dir) => dir.clone(),
+        None => new_dated_dir("range-test")?,
+    };
+    let _lock = lock_folder(&out)?;
+    if out.join("range_test.json").is_file() && !cmd.overwrite {
+        return Err(CliError::usage(format!(
+            "{} already holds a range test: choose another --out, or add --overwrite to replace it",
+            out.display()
+        )));
+    }
+    let stop = interrupt_flag("stopping the ramp and keeping the points so far");
     let mut progress = ProgressObserver::new("range test", stop, cmd.quiet);
     let result = run_range_test(&settings, &data, &mut progress);
     progress.finish();
     let result = result?;
     write_outputs(&result, &out)?;
     print_summary(&result, &out);
+    if let Some(EarlyStop::Interrupted { iteration }) = result.outcome.early_stop {
+        return Err(CliError::Interrupted(format!(
+            "interrupted at iteration {iteration} of {}: the points so far and their analysis \
+             are in {} (no checkpoint: run the command again for the whole ramp)",
+            result.settings.ramp.iterations,
+            out.display()
+        )));
+    }
     Ok(())
 }
 
@@ -150,10 +174,16 @@ pub fn schedule_from_range_test(
 ) -> CliResult<Schedule> {
     let r = RangeTestResult::read(path).map_err(|e| CliError::usage(format!("{e:#}")))?;
     let rec = r.outcome.analysis.recommendation.as_ref().ok_or_else(|| {
+        let why = r.outcome.analysis.warnings.join("; ");
+        let why = if why.is_empty() {
+            String::new()
+        } else {
+            format!(" ({why})")
+        };
         CliError::usage(format!(
-            "{} has no recommendation ({}): read its plot and give --policy, --base-lr and --max-lr yourself",
+            "{} has no recommendation{why}: read its plot and give --policy, --base-lr and \
+             --max-lr yourself",
             path.display(),
-            r.outcome.analysis.warnings.join("; ")
         ))
     })?;
     let policy = policy.unwrap_or(Policy::Triangular);

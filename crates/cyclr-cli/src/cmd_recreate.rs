@@ -12,6 +12,8 @@ use crate::common::{DataArgs, ProgressObserver, interrupt_flag};
 use crate::error::{CliError, CliResult};
 use crate::schedule_args::parse_policy;
 
+/// The most seeds a recreation repeats its runs with (each seed is a full set of runs).
+const MAX_SEEDS: u64 = 1000;
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ProfileArg {
     /// The full setting: 50,000/10,000 images, 150 vs 50 epochs (hours on a CPU).
@@ -118,8 +120,22 @@ impl RecreateCmd {
                     .map_err(|e| CliError::usage(format!("--policies: {e}")))?,
             ),
         };
-        // Zero seeds leave the list empty, which validate() reports.
-        plan.seeds = (self.seed..self.seed.saturating_add(self.seeds)).collect();
+        if self.seeds == 0 || self.seeds > MAX_SEEDS {
+            return Err(CliError::usage(format!(
+                "--seeds is {}: give 1 to {MAX_SEEDS} (each seed repeats every run)",
+                self.seeds
+            )));
+        }
+        // Seeds run from --seed upwards: all of them must exist.
+        let last = self.seed.checked_add(self.seeds - 1).ok_or_else(|| {
+            CliError::usage(format!(
+                "--seed {} with --seeds {} runs past the largest seed ({}): give a smaller --seed",
+                self.seed,
+                self.seeds,
+                u64::MAX
+            ))
+        })?;
+        plan.seeds = (self.seed..=last).collect();
         plan.baseline_lr = self.baseline_lr;
         plan.base_lr = self.base_lr;
         plan.max_lr = self.max_lr;
@@ -140,7 +156,10 @@ pub fn run(cmd: RecreateCmd) -> CliResult {
     data_args.train_limit = plan.profile.train_limit;
     data_args.test_limit = plan.profile.test_limit;
     let data = data_args.load()?;
-    let out = cmd.out.clone().unwrap_or_else(default_out);
+    let out = match &cmd.out {
+        Some(dir) => dir.clone(),
+        None => default_out()?,
+    };
     if !cmd.quiet {
         eprintln!(
             "writing to {} (if interrupted, add --out {} to continue)",
@@ -148,7 +167,7 @@ pub fn run(cmd: RecreateCmd) -> CliResult {
             out.display()
         );
     }
-    let stop = interrupt_flag();
+    let stop = interrupt_flag("saving a checkpoint at the current batch");
     let mut progress = ProgressObserver::new("recreate", stop.clone(), cmd.quiet);
     let result = recreate(&plan, &data, &out, &mut progress);
     progress.finish();

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use cyclr::Policy;
-use cyclr_cifar::run_dir::dated_dir;
+use cyclr_cifar::run_dir::new_dated_dir;
 use cyclr_cifar::run_record::{RunStatus, RunSummary};
 use cyclr_cifar::train::{TrainConfig, load_config, train};
 
@@ -64,8 +64,16 @@ pub fn run(cmd: TrainCmd) -> CliResult {
     let (config, out, resume) = match &cmd.resume {
         Some(dir) => {
             if !cyclr_cifar::train::has_checkpoint(dir) {
+                // A run stopped before its first epoch end has a run.json but no checkpoint.
+                let why = if dir.join("run.json").is_file() {
+                    "the run there stopped before its first checkpoint (written at each epoch \
+                     end), so there is nothing to continue: run the original command again, \
+                     which starts it over"
+                } else {
+                    "no checkpoint there (a run writes checkpoint.bin at each epoch end)"
+                };
                 return Err(CliError::usage(format!(
-                    "--resume {}: no checkpoint there (a run writes checkpoint.bin at each epoch end)",
+                    "--resume {}: {why}",
                     dir.display()
                 )));
             }
@@ -78,7 +86,7 @@ pub fn run(cmd: TrainCmd) -> CliResult {
             config.epochs = cmd.epochs;
             config.max_steps = cmd.max_steps;
             config.validate().map_err(CliError::usage)?;
-            (config, dir.clone(), true)
+            (config, Some(dir.clone()), true)
         }
         None => {
             let schedule = match &cmd.from_range_test {
@@ -98,15 +106,17 @@ pub fn run(cmd: TrainCmd) -> CliResult {
             config.backend = backend;
             config.engine = engine;
             config.validate().map_err(CliError::usage)?;
-            (
-                config,
-                cmd.out.clone().unwrap_or_else(|| dated_dir("train")),
-                false,
-            )
+            (config, cmd.out.clone(), false)
         }
     };
     let data = cmd.data.load()?;
-    let stop = interrupt_flag();
+    // A new folder of its own unless --out or --resume names one (created now, after the
+    // input is known to be good, so a mistake leaves no empty folder behind).
+    let out = match out {
+        Some(dir) => dir,
+        None => new_dated_dir("train")?,
+    };
+    let stop = interrupt_flag("saving a checkpoint at the current batch");
     let mut progress = ProgressObserver::new(config.schedule.policy().to_string(), stop, cmd.quiet);
     let summary = train(&config, &data, &out, resume, &mut progress);
     progress.finish();

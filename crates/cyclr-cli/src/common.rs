@@ -124,13 +124,23 @@ impl DeviceArgs {
     /// (the one asked for, or the natural one for the device). Call before any work.
     pub fn setup(&self) -> CliResult<(Backend, EngineKind)> {
         if let Some(n) = self.threads {
-            if n == 0 {
-                return Err(CliError::usage("--threads is 0: give at least 1"));
+            if n == 0 || n > MAX_THREADS {
+                return Err(CliError::usage(format!(
+                    "--threads is {n}: give 1 to {MAX_THREADS} (this machine has {} cores)",
+                    std::thread::available_parallelism().map_or(1, |c| c.get())
+                )));
             }
-            // Only fails if the pool already exists; run.json reports the pool's real size.
-            let _ = rayon::ThreadPoolBuilder::new()
+            // run.json reports the pool's real size. An error here means the system would
+            // not start the threads (a pool already built is the only other cause, and none
+            // is built before this point).
+            if let Err(e) = rayon::ThreadPoolBuilder::new()
                 .num_threads(n)
-                .build_global();
+                .build_global()
+            {
+                return Err(CliError::usage(format!(
+                    "--threads {n}: the system would not start {n} threads ({e}); give fewer"
+                )));
+            }
         }
         self.device.device().map_err(CliError::usage)?;
         let natural = if self.device == Backend::Flex {
@@ -163,8 +173,12 @@ impl OptimArgs {
     }
 }
 
-/// Set by Ctrl-C; a second Ctrl-C exits at once.
-pub fn interrupt_flag() -> Arc<AtomicBool> {
+/// The most threads `--threads` accepts.
+const MAX_THREADS: usize = 1024;
+
+/// Set by Ctrl-C; a second Ctrl-C exits at once. `what` says what the first one does
+/// (e.g. "saving a checkpoint at the current batch").
+pub fn interrupt_flag(what: &'static str) -> Arc<AtomicBool> {
     static PRESSES: AtomicUsize = AtomicUsize::new(0);
     let flag = Arc::new(AtomicBool::new(false));
     let f = flag.clone();
@@ -173,7 +187,7 @@ pub fn interrupt_flag() -> Arc<AtomicBool> {
             eprintln!("\nsecond Ctrl-C: exiting without saving");
             std::process::exit(crate::error::EXIT_INTERRUPTED);
         }
-        eprintln!("\nCtrl-C: saving a checkpoint at the current batch (press again to quit now)");
+        eprintln!("\nCtrl-C: {what} (press again to quit now)");
         f.store(true, Ordering::SeqCst);
     });
     flag

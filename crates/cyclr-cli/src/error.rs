@@ -46,6 +46,14 @@ impl fmt::Display for CliError {
 
 impl From<anyhow::Error> for CliError {
     fn from(e: anyhow::Error) -> Self {
+        // A folder another process holds, or input found wrong while running: exit 2.
+        if e.downcast_ref::<cyclr_cifar::folder_lock::FolderInUse>()
+            .is_some()
+            || e.downcast_ref::<cyclr_cifar::input_error::InputError>()
+                .is_some()
+        {
+            return CliError::Usage(format!("{e:#}"));
+        }
         CliError::Failed(e)
     }
 }

@@ -283,9 +283,30 @@ impl ScheduleArgs {
     }
 }
 
+/// The largest schedule config read (a hand-written one is a few hundred bytes).
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Reads a regular file of at most `limit` bytes as UTF-8: a device such as /dev/zero or a
+/// FIFO would otherwise be read forever.
+fn read_small_text(path: &Path, limit: u64) -> Result<String, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file (a folder, device or pipe)".into());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("larger than {limit} bytes: not a schedule config"));
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+}
+
 /// Reads a schedule from a TOML or JSON file (by extension; TOML otherwise).
 pub fn read_schedule_file(path: &Path) -> CliResult<Schedule> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = read_small_text(path, MAX_CONFIG_BYTES).map_err(|e| {
         CliError::usage(format!(
             "cannot read schedule config {}: {e}",
             path.display()
@@ -297,22 +318,48 @@ pub fn read_schedule_file(path: &Path) -> CliResult<Schedule> {
         toml::from_str(&text).map_err(|e| e.to_string())
     };
     parsed.map_err(|e| {
+        // The parser quotes the offending line: a long one is cut, not echoed whole.
+        let lines: Vec<String> = e.trim().lines().map(|l| shorten(l, 160)).collect();
         CliError::usage(format!(
             "{} is not a valid schedule: {}",
             path.display(),
-            e.trim()
+            lines.join("\n")
         ))
     })
 }
 
-/// Writes a schedule as TOML (or JSON for a .json name).
-pub fn write_schedule_file(path: &Path, schedule: &Schedule) -> anyhow::Result<()> {
+/// `line`, cut to `max` characters with an ellipsis.
+fn shorten(line: &str, max: usize) -> String {
+    match line.char_indices().nth(max) {
+        Some((at, _)) => format!("{}...", &line[..at]),
+        None => line.to_string(),
+    }
+}
+
+/// Writes a schedule as TOML (or JSON for a .json name). Only a regular file (or a new
+/// one) is written: a symlink, folder or device at that path is refused, not replaced.
+pub fn write_schedule_file(path: &Path, schedule: &Schedule) -> CliResult<()> {
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && !meta.file_type().is_file()
+    {
+        return Err(CliError::usage(format!(
+            "--save-config {}: there is a {} there, not a regular file; give a file name",
+            path.display(),
+            if meta.file_type().is_symlink() {
+                "symbolic link"
+            } else if meta.is_dir() {
+                "folder"
+            } else {
+                "device or pipe"
+            }
+        )));
+    }
     let text = if is_json(path) {
-        serde_json::to_string_pretty(schedule)?
+        serde_json::to_string_pretty(schedule).map_err(anyhow::Error::from)?
     } else {
-        toml::to_string(schedule)?
+        toml::to_string(schedule).map_err(anyhow::Error::from)?
     };
-    cyclr_cifar::io::write_atomic(path, text.as_bytes())
+    Ok(cyclr_cifar::io::write_atomic(path, text.as_bytes())?)
 }
 
 fn is_json(path: &Path) -> bool {

@@ -513,7 +513,8 @@ fn recreate_smoke_writes_a_report_with_the_runs_real_numbers() {
         ])
         .output()
         .unwrap();
-    assert_eq!(other.status.code(), Some(1));
+    // An input problem (another recreation's folder): exit 2, like a bad flag.
+    assert_eq!(other.status.code(), Some(2));
     assert!(stderr(&other).contains("holds a recreation with other settings"));
 }
 

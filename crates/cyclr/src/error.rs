@@ -57,6 +57,13 @@ pub enum ScheduleError {
         name: &'static str,
     },
 
+    /// A growth factor (SGDR's `t_mult`) is 0.
+    #[error("{name} is 0, but it is a factor on the cycle length and must be at least 1")]
+    ZeroFactor {
+        /// The parameter, by its config name.
+        name: &'static str,
+    },
+
     /// `gamma` is outside (0, 1].
     #[error(
         "gamma is {value}, but it must be in (0, 1] (for example 0.99994): \

@@ -73,6 +73,13 @@ impl RangeTestConfig {
                 "an exponential ramp cannot start at 0: give --min-lr above 0 (e.g. 1e-7)".into(),
             );
         }
+        if self.ramp == Ramp::Exponential && !(self.max_lr / self.min_lr).is_finite() {
+            return Err(format!(
+                "an exponential ramp from --min-lr {} to --max-lr {} spans more than a float can \
+                 hold: give a larger --min-lr (e.g. 1e-7)",
+                self.min_lr, self.max_lr
+            ));
+        }
         if self.iterations < 2 {
             return Err(format!(
                 "the ramp has {} iteration(s): give at least 2 (100 or more for a curve worth reading)",

@@ -136,12 +136,14 @@ pub fn recreate(
 ) -> anyhow::Result<RecreateReport> {
     plan.validate().map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    // One writer per folder, for as long as this runs.
+    let _lock = crate::folder_lock::lock_folder(out)?;
     let plan_path = out.join("plan.json");
     if plan_path.is_file() {
         let stored: RecreatePlan = serde_json::from_str(&std::fs::read_to_string(&plan_path)?)
             .with_context(|| format!("reading {}", plan_path.display()))?;
         if stored != *plan {
-            bail!(
+            crate::input_error::input_bail!(
                 "{} holds a recreation with other settings: run the same command to continue it, \
                  or choose another --out",
                 out.display()
@@ -413,6 +415,6 @@ fn result_of(spec: &RunSpec, s: &RunSummary) -> RunResult {
 }
 
 /// The default output folder of a recreation.
-pub fn default_out() -> PathBuf {
-    crate::run_dir::dated_dir("recreate")
+pub fn default_out() -> anyhow::Result<PathBuf> {
+    crate::run_dir::new_dated_dir("recreate")
 }

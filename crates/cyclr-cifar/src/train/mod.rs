@@ -14,6 +14,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+
+use crate::input_error::input_bail;
 use cyclr::LrSchedule;
 
 pub use checkpoint::{CHECKPOINT_FILE, has_checkpoint, load_config, load_summary};
@@ -49,6 +51,8 @@ pub fn train(
         bail!("the training and test sets must not be empty");
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    // One writer per folder, for as long as this runs.
+    let _lock = crate::folder_lock::lock_folder(out)?;
     let ckpt_path = out.join(CHECKPOINT_FILE);
     let metrics_path = out.join(METRICS_FILE);
     let data_info = DataInfo {
@@ -66,7 +70,7 @@ pub fn train(
         stored.epochs = config.epochs;
         stored.max_steps = config.max_steps;
         if stored != *config {
-            bail!(
+            input_bail!(
                 "{} holds a run with a different configuration; resume it with its own settings \
                  (`cyclr train --resume {}`) or choose another --out",
                 out.display(),
@@ -76,7 +80,7 @@ pub fn train(
         if c.position.data.train_images != data_info.train_images
             || c.position.data.test_images != data_info.test_images
         {
-            bail!(
+            input_bail!(
                 "{} was trained on {} training and {} test images, but {} and {} were given: use \
                  the same --train-limit and --test-limit",
                 out.display(),
@@ -102,9 +106,18 @@ pub fn train(
         p
     } else {
         if ckpt_path.is_file() {
-            bail!(
+            input_bail!(
                 "{} already holds a run: pass --resume {} to continue it, or choose another --out",
                 out.display(),
+                out.display()
+            );
+        }
+        // A metrics.csv that no run of ours wrote (no run.json beside it) is someone's
+        // data: not overwritten unasked.
+        if metrics_path.is_file() && !out.join(RUN_FILE).is_file() {
+            input_bail!(
+                "{} holds a metrics.csv that no cyclr run wrote (there is no run.json): choose \
+                 another --out, or move that file away",
                 out.display()
             );
         }

@@ -60,7 +60,9 @@ impl SgdrConfig {
             });
         }
         steps("t0", self.t0)?;
-        steps("t_mult", self.t_mult)?;
+        if self.t_mult == 0 {
+            return Err(ScheduleError::ZeroFactor { name: "t_mult" });
+        }
         Ok(Sgdr { config: self })
     }
 }

@@ -1,0 +1,522 @@
+//! Reliability, second pass: one writer per run folder, folders of their own, no quiet
+//! overwrites, bounded inputs, non-regular files, and messages that say what happened.
+//! Each case is a row of RELIABILITY.md.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{assert_usage_error, cyclr, data_dir, run, stderr};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn small_train<'a>(data: &'a str, epochs: &'a str) -> Vec<&'a str> {
+    vec![
+        "train",
+        "--data",
+        data,
+        "--train-limit",
+        "500",
+        "--test-limit",
+        "100",
+        "--epochs",
+        epochs,
+        "--policy",
+        "fixed",
+        "--base-lr",
+        "0.001",
+        "--quiet",
+    ]
+}
+
+/// A second process on a folder in use is refused (exit 2, naming the holder's pid),
+/// whether it is a new run there or a `--resume` of it; the first is not disturbed.
+#[test]
+fn one_writer_per_run_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let out = t.path().join("run");
+    let mut args = small_train(s(&data), "200");
+    args.extend(["--out", s(&out)]);
+    let mut first = cyclr(t.path())
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until it has written a checkpoint (so --resume has something to take).
+    let start = Instant::now();
+    while !out.join("checkpoint.bin").is_file() {
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "the first run ended early"
+        );
+        assert!(start.elapsed() < Duration::from_secs(120), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = run(t.path(), &args);
+    assert_usage_error(&second, "is in use by another cyclr");
+    assert!(
+        stderr(&second).contains(&format!("pid {}", first.id())),
+        "{}",
+        stderr(&second)
+    );
+    let resume = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "500",
+            "--test-limit",
+            "100",
+            "--resume",
+            s(&out),
+            "--epochs",
+            "200",
+        ],
+    );
+    assert_usage_error(&resume, "is in use by another cyclr");
+    assert!(first.try_wait().unwrap().is_none(), "the first run goes on");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // Once its holder is gone (even killed), the folder can be taken again.
+    let resumed = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "500",
+            "--test-limit",
+            "100",
+            "--resume",
+            s(&out),
+            "--epochs",
+            "2",
+            "--quiet",
+        ],
+    );
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+}
+
+/// Runs started in the same second without --out get a folder each.
+#[test]
+fn default_folders_are_unique() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let args = small_train(s(&data), "1");
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            cyclr(t.path())
+                .args(&args)
+                .current_dir(t.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let mut dirs: Vec<_> = std::fs::read_dir(t.path().join("runs"))
+        .unwrap()
+        .map(|d| d.unwrap().path())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs.len(), 3, "{dirs:?}");
+    for d in &dirs {
+        // Each folder holds one whole run: 5 iterations, one row at the epoch end.
+        assert_eq!(common::metric_numbers(d).len(), 1, "{}", d.display());
+    }
+}
+
+/// A folder holding someone's metrics.csv (no run.json: not a cyclr run) is not
+/// overwritten; a range test does not replace an earlier one unless asked.
+#[test]
+fn no_quiet_overwrites() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let theirs = t.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::write(theirs.join("metrics.csv"), "step,loss\n1,2.3\n").unwrap();
+    let mut args = small_train(s(&data), "1");
+    args.extend(["--out", s(&theirs)]);
+    assert_usage_error(
+        &run(t.path(), &args),
+        "holds a metrics.csv that no cyclr run wrote",
+    );
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("metrics.csv")).unwrap(),
+        "step,loss\n1,2.3\n"
+    );
+
+    let rt = t.path().join("rt");
+    let range = |extra: &[&str]| {
+        let mut a = vec![
+            "range-test",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "500",
+            "--test-limit",
+            "100",
+            "--iters",
+            "20",
+            "--quiet",
+            "--out",
+            s(&rt),
+        ];
+        a.extend_from_slice(extra);
+        run(t.path(), &a)
+    };
+    assert!(range(&[]).status.success());
+    let before = std::fs::read(rt.join("range_test.json")).unwrap();
+    assert_usage_error(&range(&[]), "already holds a range test");
+    assert_eq!(
+        std::fs::read(rt.join("range_test.json")).unwrap(),
+        before,
+        "kept"
+    );
+    assert!(range(&["--overwrite"]).status.success());
+}
+
+/// The range test claims its folder before the ramp: an --out that cannot be created fails
+/// at once, before any training.
+#[test]
+fn range_test_checks_its_folder_first() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let file = t.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let out = file.join("sub");
+    let o = run(
+        t.path(),
+        &[
+            "range-test",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "500",
+            "--test-limit",
+            "100",
+            "--iters",
+            "30",
+            "--out",
+            s(&out),
+        ],
+    );
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("a-file/sub"), "{err}");
+    assert!(!err.contains(" iter "), "no iteration trained: {err}");
+}
+
+/// Ctrl-C in a range test: exit 130, the points so far written, and a message that says
+/// so (not "saving a checkpoint", which a range test has none of).
+#[test]
+fn range_test_ctrl_c_keeps_the_points_and_exits_130() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let out = t.path().join("rt");
+    let mut child = cyclr(t.path())
+        .args([
+            "range-test",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "1000",
+            "--test-limit",
+            "100",
+            "--iters",
+            "100000",
+            "--max-lr",
+            "0.001",
+            "--out",
+            s(&out),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(child.try_wait().unwrap().is_none(), "still ramping");
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("keeping the points so far") && !err.contains("checkpoint at"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the points so far and their analysis are in"),
+        "{err}"
+    );
+    let csv = std::fs::read_to_string(out.join("range_test.csv")).unwrap();
+    assert!(csv.lines().count() > 2, "points were written");
+}
+
+/// Inputs that used to panic, hang or take gigabytes: refused with exit 2.
+#[test]
+fn sizes_seeds_and_threads_are_bounded() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let d = s(&data);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "recreate",
+                "--profile",
+                "smoke",
+                "--data",
+                d,
+                "--seeds",
+                "18446744073709551615",
+            ],
+            "--seeds is 18446744073709551615: give 1 to 1000",
+        ),
+        (
+            vec![
+                "recreate",
+                "--profile",
+                "smoke",
+                "--data",
+                d,
+                "--seeds",
+                "100000000",
+            ],
+            "give 1 to 1000",
+        ),
+        (
+            vec![
+                "recreate",
+                "--profile",
+                "smoke",
+                "--data",
+                d,
+                "--seed",
+                "18446744073709551614",
+                "--seeds",
+                "3",
+            ],
+            "runs past the largest seed",
+        ),
+        // One seed at the very top is fine (the plan then stops on the epochs, not on seeds).
+        (
+            vec![
+                "recreate",
+                "--profile",
+                "smoke",
+                "--data",
+                d,
+                "--seed",
+                "18446744073709551615",
+                "--seeds",
+                "1",
+                "--baseline-epochs",
+                "0",
+            ],
+            "",
+        ),
+        (
+            vec!["bench", "--batch-size", "18446744073709551615"],
+            "--batch-size",
+        ),
+        (vec!["bench", "--batch-size", "20000"], "give at most 4096"),
+        (
+            vec!["bench", "--threads", "100000"],
+            "--threads is 100000: give 1 to 1024",
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                d,
+                "--policy",
+                "fixed",
+                "--base-lr",
+                "0.001",
+                "--weight-decay",
+                "1e300",
+            ],
+            "but it must be at most 1 (typical values",
+        ),
+        (
+            vec![
+                "schedule", "sgdr", "--max-lr", "0.1", "--t0", "10", "--t-mult", "0",
+            ],
+            "it is a factor",
+        ),
+        (
+            vec![
+                "range-test",
+                "--data",
+                d,
+                "--ramp",
+                "exp",
+                "--min-lr",
+                "1e-320",
+                "--max-lr",
+                "1e10",
+            ],
+            "spans more than a float",
+        ),
+    ];
+    for (args, needle) in cases {
+        let o = run(t.path(), &args);
+        if needle.is_empty() {
+            // One seed at the very top is fine: it must not be reported as "0 seeds".
+            assert!(
+                !stderr(&o).contains("--seeds is 0"),
+                "{args:?}: {}",
+                stderr(&o)
+            );
+            continue;
+        }
+        if args[1] == "--batch-size" && needle == "--batch-size" {
+            // clap refuses a number past usize on some platforms; either way: exit 2.
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+            assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+            continue;
+        }
+        assert_usage_error(&o, needle);
+    }
+}
+
+/// Devices, pipes and folders where a file should be are refused, not read forever; a
+/// symlink or device is not replaced by --save-config.
+#[test]
+fn non_regular_files_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    // A data folder whose batch file is /dev/zero (through a symlink) or a folder.
+    let bin = t.path().join("data/cifar-10-batches-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", bin.join("data_batch_1.bin")).unwrap();
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            s(&t.path().join("data")),
+            "--epochs",
+            "1",
+            "--policy",
+            "fixed",
+            "--base-lr",
+            "0.001",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("data_batch_1.bin is not a regular file"),
+        "{}",
+        stderr(&o)
+    );
+
+    // --config /dev/zero and a FIFO: refused at once.
+    let fifo = t.path().join("fifo.toml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for config in ["/dev/zero", s(&fifo)] {
+        let o = run(t.path(), &["schedule", "--config", config, "--steps", "3"]);
+        assert_usage_error(&o, "not a regular file");
+    }
+
+    // --save-config onto a symlink or a folder: refused; the link's target is untouched.
+    let target = t.path().join("target.txt");
+    std::fs::write(&target, "keep me").unwrap();
+    let link = t.path().join("link.toml");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let o = run(
+        t.path(),
+        &[
+            "schedule",
+            "triangular",
+            "--base-lr",
+            "0.001",
+            "--max-lr",
+            "0.01",
+            "--step-size-up",
+            "5",
+            "--steps",
+            "3",
+            "--save-config",
+            s(&link),
+        ],
+    );
+    assert_usage_error(&o, "symbolic link");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    let o = run(
+        t.path(),
+        &[
+            "schedule",
+            "triangular",
+            "--base-lr",
+            "0.001",
+            "--max-lr",
+            "0.01",
+            "--step-size-up",
+            "5",
+            "--steps",
+            "3",
+            "--save-config",
+            s(t.path()),
+        ],
+    );
+    assert_usage_error(&o, "folder");
+}
+
+/// Messages that used to mislead.
+#[test]
+fn messages_say_what_happened() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    // --resume of a run stopped before its first checkpoint.
+    let early = t.path().join("early");
+    std::fs::create_dir(&early).unwrap();
+    std::fs::write(early.join("run.json"), "{}").unwrap();
+    let o = run(
+        t.path(),
+        &["train", "--data", s(&data), "--resume", s(&early)],
+    );
+    assert_usage_error(&o, "run the original command again");
+
+    // A config whose bad line is 200 KB long is quoted cut, not whole.
+    let long = t.path().join("long.toml");
+    std::fs::write(
+        &long,
+        format!(
+            "policy = \"triangular\"\nbase_lr = {}\n",
+            "9".repeat(200_000)
+        ),
+    )
+    .unwrap();
+    let o = run(
+        t.path(),
+        &["schedule", "--config", s(&long), "--steps", "3"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).len() < 2000,
+        "{} bytes of message",
+        stderr(&o).len()
+    );
+}
