@@ -530,6 +530,19 @@ impl Cifar10 {
         })
     }
 
+    /// SHA-256 (hex) of the images and labels of both splits: what a resumed run checks it
+    /// is given the same data by.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for split in [&*self.train, &self.test] {
+            h.update((split.len() as u64).to_le_bytes());
+            h.update(&split.images);
+            h.update(&split.labels);
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Class-balanced subsets of both splits (`None` keeps a split whole).
     pub fn limit(self, train: Option<usize>, test: Option<usize>) -> Result<Cifar10, DataError> {
         Ok(Cifar10 {
@@ -668,4 +681,22 @@ pub fn write_binary_folder(data: &Cifar10, dir: &Path) -> anyhow::Result<PathBuf
     }
     write(TEST_FILE, &data.test, 0)?;
     Ok(bin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The I/O error is part of the message, not also its source: printed with its causes
+    /// (as the CLI does), it is said once.
+    #[test]
+    fn an_io_error_is_said_once() {
+        let e = DataError::Io {
+            path: "cifar/data_batch_1.bin".into(),
+            error: std::io::Error::from_raw_os_error(21),
+        };
+        let text = format!("{:#}", anyhow::Error::new(e));
+        let cause = std::io::Error::from_raw_os_error(21).to_string();
+        assert_eq!(text.matches(&cause).count(), 1, "{text}");
+    }
 }

@@ -244,6 +244,7 @@ pub fn run_range_test(
             source: data.source.display().to_string(),
             train_images: data.train.len(),
             test_images: data.test.len(),
+            sha256: Some(data.digest()),
         },
         versions: Versions::current(),
         hardware: Hardware::current(settings.backend, settings.engine),

@@ -105,6 +105,9 @@ pub struct RunRecord {
     /// A sentence for the user when the run did not finish.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Changes made when the run was resumed (more epochs, another iteration budget).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
 }
 
 /// The data a run used.
@@ -116,6 +119,10 @@ pub struct DataInfo {
     pub train_images: usize,
     /// Test images used.
     pub test_images: usize,
+    /// SHA-256 of the images and labels used (hex), so a resumed run can check it is given
+    /// the same data; absent in runs written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// How a run that has ended (finished or diverged) ended, from its `run.json` and

@@ -75,3 +75,35 @@ fn a_damaged_checkpoint_is_refused() {
         );
     }
 }
+
+/// Resuming with other images of the same counts is refused: the checkpoint records the
+/// data's digest.
+#[test]
+fn resuming_with_other_data_is_refused() {
+    let data = Cifar10 {
+        train: split(300, 1).into(),
+        test: split(100, 2),
+        source: "a".into(),
+    };
+    let other = Cifar10 {
+        train: split(300, 7).into(),
+        test: split(100, 2),
+        source: "b".into(),
+    };
+    let mut config = TrainConfig::new(Schedule::fixed(0.001).unwrap(), OptimizerConfig::adam());
+    config.epochs = 1;
+    let dir = tempfile::tempdir().unwrap();
+    train(&config, &data, dir.path(), false, &mut Silent).unwrap();
+    config.epochs = 2;
+    let err = format!(
+        "{:#}",
+        train(&config, &other, dir.path(), true, &mut Silent).unwrap_err()
+    );
+    assert!(
+        err.contains("is not the data") && err.contains("(a)"),
+        "{err}"
+    );
+    // The same data resumes.
+    train(&config, &data, dir.path(), true, &mut Silent).unwrap();
+    assert_eq!(load_summary(dir.path()).unwrap().unwrap().steps, 6);
+}

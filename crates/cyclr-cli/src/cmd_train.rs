@@ -6,7 +6,7 @@ use clap::Args;
 use cyclr::Policy;
 use cyclr_cifar::run_dir::new_dated_dir;
 use cyclr_cifar::run_record::{RunStatus, RunSummary};
-use cyclr_cifar::train::{TrainConfig, load_config, train};
+use cyclr_cifar::train::{TrainConfig, load_run, train};
 
 use crate::common::{DataArgs, OptimArgs, ProgressObserver, interrupt_flag};
 use crate::error::{CliError, CliResult};
@@ -24,9 +24,10 @@ pub struct TrainCmd {
     /// range_test.json (policy triangular unless --policy is given).
     #[arg(long, value_name = "FILE", conflicts_with = "config")]
     pub from_range_test: Option<PathBuf>,
-    /// Epochs to train.
-    #[arg(long, default_value_t = 10)]
-    pub epochs: u64,
+    /// Epochs to train (default 10; with --resume, the run's own unless given, which
+    /// extends or shortens it).
+    #[arg(long)]
+    pub epochs: Option<u64>,
     /// Stop after this many iterations (an iteration budget), even if epochs remain.
     #[arg(long)]
     pub max_steps: Option<u64>,
@@ -61,6 +62,7 @@ pub struct TrainCmd {
 
 pub fn run(cmd: TrainCmd) -> CliResult {
     let (backend, engine) = cmd.optim.device.setup()?;
+    let mut resume_data = None;
     let (config, out, resume) = match &cmd.resume {
         Some(dir) => {
             if !cyclr_cifar::train::has_checkpoint(dir) {
@@ -82,10 +84,28 @@ pub fn run(cmd: TrainCmd) -> CliResult {
                     "schedule flags conflict with --resume: a resumed run keeps its own schedule",
                 ));
             }
-            let mut config = load_config(dir)?;
-            config.epochs = cmd.epochs;
-            config.max_steps = cmd.max_steps;
+            // The run folder is enough: settings and data come from the run itself; a flag
+            // given must agree with it, except the length (--epochs, --max-steps).
+            let (mut config, data_info) = load_run(dir)?;
+            config.epochs = cmd.epochs.unwrap_or(config.epochs);
+            config.max_steps = cmd.max_steps.or(config.max_steps);
             config.validate().map_err(CliError::usage)?;
+            for (flag, given, then) in [
+                (
+                    "--train-limit",
+                    cmd.data.train_limit,
+                    data_info.train_images,
+                ),
+                ("--test-limit", cmd.data.test_limit, data_info.test_images),
+            ] {
+                if let Some(n) = given.filter(|&n| n != then) {
+                    return Err(CliError::usage(format!(
+                        "{flag} {n}: {} was trained on {then}; leave {flag} out to use the run's own",
+                        dir.display()
+                    )));
+                }
+            }
+            resume_data = Some(data_info);
             (config, Some(dir.clone()), true)
         }
         None => {
@@ -98,7 +118,7 @@ pub fn run(cmd: TrainCmd) -> CliResult {
                 None => schedule_from(cmd.policy, cmd.config.as_ref(), &cmd.schedule)?,
             };
             let mut config = TrainConfig::new(schedule, cmd.optim.config()?);
-            config.epochs = cmd.epochs;
+            config.epochs = cmd.epochs.unwrap_or(10);
             config.max_steps = cmd.max_steps;
             config.batch_size = cmd.batch_size;
             config.seed = cmd.seed;
@@ -109,7 +129,38 @@ pub fn run(cmd: TrainCmd) -> CliResult {
             (config, cmd.out.clone(), false)
         }
     };
-    let data = cmd.data.load()?;
+    let data = match resume_data {
+        None => cmd.data.load()?,
+        Some(info) => {
+            let mut args = cmd.data.clone();
+            if args.data.is_none() && !args.download {
+                args.data = Some(PathBuf::from(&info.source));
+            }
+            args.train_limit = Some(info.train_images);
+            args.test_limit = Some(info.test_images);
+            let path = args.data.clone().unwrap_or_default();
+            if !cmd.quiet {
+                eprintln!(
+                    "resuming with data {} ({} training, {} test images{})",
+                    path.display(),
+                    info.train_images,
+                    info.test_images,
+                    if cmd.data.data.is_none() {
+                        ", the run's own"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            args.load().map_err(|e| match e {
+                CliError::Usage(m) | CliError::Interrupted(m) => CliError::Usage(m),
+                CliError::Failed(e) => CliError::Failed(e.context(format!(
+                    "reading the run's data {} (give --data PATH to the same data if it moved)",
+                    path.display()
+                ))),
+            })?
+        }
+    };
     // A new folder of its own unless --out or --resume names one (created now, after the
     // input is known to be good, so a mistake leaves no empty folder behind).
     let out = match out {

@@ -519,4 +519,174 @@ fn messages_say_what_happened() {
         "{} bytes of message",
         stderr(&o).len()
     );
+
+    // A range test without a recommendation and without warnings: no empty "()".
+    let rt = t.path().join("rt");
+    let o = run(
+        t.path(),
+        &[
+            "range-test",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "500",
+            "--test-limit",
+            "100",
+            "--iters",
+            "20",
+            "--quiet",
+            "--out",
+            s(&rt),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rt.join("range_test.json")).unwrap())
+            .unwrap();
+    json["analysis"]["recommendation"] = serde_json::Value::Null;
+    json["analysis"]["warnings"] = serde_json::json!([]);
+    let edited = t.path().join("edited.json");
+    std::fs::write(&edited, json.to_string()).unwrap();
+    let o = run(
+        t.path(),
+        &["train", "--data", s(&data), "--from-range-test", s(&edited)],
+    );
+    assert_usage_error(&o, "has no recommendation: read its plot");
+    assert!(!stderr(&o).contains("()"), "{}", stderr(&o));
+
+    // A folder that already holds a run: an input problem, exit 2.
+    let done = t.path().join("done");
+    let mut args = small_train(s(&data), "1");
+    args.extend(["--out", s(&done)]);
+    assert!(run(t.path(), &args).status.success());
+    assert_usage_error(&run(t.path(), &args), "already holds a run: pass --resume");
+}
+
+/// What Ctrl-C says to do works as written: `cyclr train --resume DIR` alone continues the
+/// run with its own data, subset, epochs and iteration budget, and ends where an
+/// uninterrupted run does. A flag that disagrees with the run is refused; a longer run is
+/// allowed, said, and recorded in run.json.
+#[test]
+fn resume_needs_only_the_run_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let data = data_dir();
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "500",
+            "--test-limit",
+            "100",
+            "--epochs",
+            "8",
+            "--max-steps",
+            "37",
+            "--policy",
+            "triangular",
+            "--base-lr",
+            "0.001",
+            "--max-lr",
+            "0.004",
+            "--step-size-up",
+            "4",
+            "--eval-every",
+            "3",
+            "--seed",
+            "3",
+            "--quiet",
+            "--out",
+            s(out),
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+    };
+    let straight = t.path().join("straight");
+    assert!(
+        cyclr(t.path())
+            .args(args(&straight))
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+
+    let cut = t.path().join("cut");
+    let mut child = cyclr(t.path())
+        .args(args(&cut))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !cut.join("checkpoint.bin").is_file() {
+        assert!(start.elapsed() < Duration::from_secs(120), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "interrupted mid-run: {err}");
+    assert!(
+        err.contains(&format!("cyclr train --resume {}", cut.display())),
+        "{err}"
+    );
+
+    // Literally what it said.
+    let o = run(t.path(), &["train", "--resume", s(&cut)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("resuming with data {}", data.display())),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        common::metric_numbers(&cut),
+        common::metric_numbers(&straight)
+    );
+    let run_json = |dir: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
+    };
+    assert_eq!(
+        run_json(&cut)["steps"],
+        37,
+        "the iteration budget was remembered"
+    );
+    assert_eq!(run_json(&cut)["status"], "finished");
+
+    // Disagreeing flags are refused; the length may change, and says so.
+    assert_usage_error(
+        &run(
+            t.path(),
+            &["train", "--resume", s(&cut), "--train-limit", "600"],
+        ),
+        "was trained on 500",
+    );
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--resume",
+            s(&cut),
+            "--epochs",
+            "10",
+            "--max-steps",
+            "45",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("epochs 8 -> 10, max steps 37 -> 45"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(run_json(&cut)["steps"], 45);
+    let changes = run_json(&cut)["changes"].to_string();
+    assert!(changes.contains("epochs 8 -> 10"), "{changes}");
 }

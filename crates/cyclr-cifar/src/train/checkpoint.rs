@@ -35,6 +35,9 @@ pub(super) struct Position {
     pub(super) elapsed_s: f64,
     pub(super) metrics: Vec<MetricsRow>,
     pub(super) status: RunStatus,
+    /// Changes made when resuming (a longer run), oldest first.
+    #[serde(default)]
+    pub(super) changes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -135,6 +138,13 @@ pub fn load_summary(dir: &Path) -> anyhow::Result<Option<RunSummary>> {
     }
     let c = read_checkpoint(&dir.join(CHECKPOINT_FILE))?;
     Ok(Some(summary_of(&c.position, None)))
+}
+
+/// The config and the data description stored in a run folder's checkpoint: what
+/// `--resume` continues with.
+pub fn load_run(dir: &Path) -> anyhow::Result<(TrainConfig, DataInfo)> {
+    let p = read_checkpoint(&dir.join(CHECKPOINT_FILE))?.position;
+    Ok((p.config, p.data))
 }
 
 /// The config stored in a run folder's checkpoint.

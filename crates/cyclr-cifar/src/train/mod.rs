@@ -18,7 +18,7 @@ use anyhow::{Context, bail};
 use crate::input_error::input_bail;
 use cyclr::LrSchedule;
 
-pub use checkpoint::{CHECKPOINT_FILE, has_checkpoint, load_config, load_summary};
+pub use checkpoint::{CHECKPOINT_FILE, has_checkpoint, load_config, load_run, load_summary};
 pub use config::TrainConfig;
 
 use crate::charts::training_chart;
@@ -59,6 +59,7 @@ pub fn train(
         source: data.source.display().to_string(),
         train_images: data.train.len(),
         test_images: data.test.len(),
+        sha256: Some(data.digest()),
     };
     let device = config.backend.device().map_err(anyhow::Error::msg)?;
     let mut engine = Engine::new(&config.optimizer, config.seed, device, config.engine);
@@ -90,10 +91,37 @@ pub fn train(
                 data_info.test_images
             );
         }
+        // The same images, not only as many: a run's checkpoint names the digest of its data.
+        if let (Some(then), Some(now)) = (&c.position.data.sha256, &data_info.sha256)
+            && then != now
+        {
+            input_bail!(
+                "the data given ({}) is not the data {} was trained on ({}): same counts, other \
+                 images. Resume with the run's own data (leave --data out to use it)",
+                data_info.source,
+                out.display(),
+                c.position.data.source
+            );
+        }
         engine
             .load(c.model, c.optim)
             .context("restoring the checkpoint")?;
         let mut p = c.position;
+        // The length may change (more epochs to extend a run): said, and kept in run.json.
+        let (then, now) = (&p.config, config);
+        if then.epochs != now.epochs || then.max_steps != now.max_steps {
+            let steps = |m: Option<u64>| m.map_or("none".to_string(), |m| m.to_string());
+            let change = format!(
+                "resumed at iteration {} with epochs {} -> {}, max steps {} -> {}",
+                p.step,
+                then.epochs,
+                now.epochs,
+                steps(then.max_steps),
+                steps(now.max_steps)
+            );
+            observer.message(&change);
+            p.changes.push(change);
+        }
         p.config = config.clone();
         p.status = RunStatus::Running;
         // Rows after the checkpoint belong to work that is being redone.
@@ -130,6 +158,7 @@ pub fn train(
             elapsed_s: 0.0,
             metrics: Vec::new(),
             status: RunStatus::Running,
+            changes: Vec::new(),
         }
     };
 
@@ -152,6 +181,7 @@ pub fn train(
             final_test_loss: s.final_test_loss,
             wall_s: p.elapsed_s,
             note,
+            changes: p.changes.clone(),
         };
         write_atomic(
             &out.join(RUN_FILE),
