@@ -32,6 +32,7 @@ pub mod io;
 pub mod optim;
 pub mod range_test;
 pub mod scheduler;
+pub mod silent_renderer;
 pub mod update_plan;
 
 // The README's Rust blocks are compiled and run as doctests of this crate.

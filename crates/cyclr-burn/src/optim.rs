@@ -221,14 +221,8 @@ impl OptimizerConfig {
                 epsilon,
                 weight_decay,
                 ..
-            } => ModuleOptimizer::from(Adam {
-                beta1: handle.clone(),
-                beta2: beta2 as f32,
-                epsilon: epsilon as f32,
-                weight_decay: weight_decay as f32,
-                decoupled: false,
-            }),
-            OptimizerConfig::AdamW {
+            }
+            | OptimizerConfig::AdamW {
                 beta2,
                 epsilon,
                 weight_decay,
@@ -238,7 +232,7 @@ impl OptimizerConfig {
                 beta2: beta2 as f32,
                 epsilon: epsilon as f32,
                 weight_decay: weight_decay as f32,
-                decoupled: true,
+                decoupled: matches!(self, OptimizerConfig::AdamW { .. }),
             }),
             OptimizerConfig::Sgd {
                 weight_decay,

@@ -19,11 +19,6 @@ use burn::data::dataset::InMemDataset;
 use burn::module::{Module, Param};
 use burn::optim::{ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor, TensorData};
-use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
-use burn::train::renderer::{
-    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
-    MetricsRendererTraining,
-};
 use burn::train::{
     ExecutionStrategy, InferenceStep, Learner, MultiDeviceOptim, RegressionOutput,
     SupervisedTraining, TrainOutput, TrainStep,
@@ -31,6 +26,7 @@ use burn::train::{
 use cyclr::{CyclicConfig, LrSchedule, Schedule, ScheduleConfig};
 use cyclr_burn::optim::{MomentumHandle, Sgd, SgdState};
 use cyclr_burn::scheduler::CyclrScheduler;
+use cyclr_burn::silent_renderer::SilentRenderer;
 use cyclr_burn::update_plan::{Strategy, UpdatePlan};
 
 /// One parameter tensor, so each update is exactly one optimizer `step` call.
@@ -118,36 +114,6 @@ impl Optimizer for Recording {
     }
 }
 
-struct Quiet;
-impl MetricsRendererTraining for Quiet {
-    fn update_train(&mut self, _: MetricState) {}
-    fn update_valid(&mut self, _: MetricState) {}
-}
-impl MetricsRendererEvaluation for Quiet {
-    fn update_test(&mut self, _: EvaluationName, _: MetricState) {}
-}
-impl TrainingProgressLogger for Quiet {
-    fn start(&mut self, _: usize, _: usize, _: Option<usize>, _: Option<&str>) {}
-    fn update_epoch(&mut self, _: usize) {}
-    fn start_split(&mut self, _: &str, _: usize) {}
-    fn update_split(&mut self, _: usize) {}
-    fn end_split(&mut self) {}
-    fn end(&mut self) {}
-    fn log_event_training(&mut self, _: String) {}
-}
-impl EvaluationProgressLogger for Quiet {
-    fn start_global_progress(&mut self, _: usize) {}
-    fn start_test(&mut self, _: &str, _: usize) {}
-    fn update_test_progress(&mut self, _: usize) {}
-    fn end_test(&mut self) {}
-    fn end_global_progress(&mut self) {}
-    fn log_event_evaluation(&mut self, _: String) {}
-}
-impl MetricsRenderer for Quiet {
-    fn manual_close(&mut self) {}
-    fn register_metric(&mut self, _: burn::train::metric::MetricDefinition) {}
-}
-
 const ITEMS: usize = 96;
 const BATCH: usize = 8;
 const EPOCHS: usize = 3;
@@ -202,7 +168,7 @@ fn received(
     let mut training = SupervisedTraining::new(dir, loader(&device), loader(&device))
         .num_epochs(EPOCHS)
         .with_application_logger(None)
-        .renderer(Box::new(Quiet));
+        .renderer(Box::new(SilentRenderer));
     if accumulation > 1 {
         training = training.grads_accumulation(accumulation);
     }

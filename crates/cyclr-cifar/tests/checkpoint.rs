@@ -2,26 +2,20 @@
 //! header (step, settings), a cut file or a doubled one is refused with a message, never
 //! resumed with wrong numbers.
 
+mod common;
+use common::synthetic_split;
+
 use cyclr::Schedule;
 use cyclr_burn::optim::OptimizerConfig;
-use cyclr_cifar::data::{Cifar10, Split};
+use cyclr_cifar::data::Cifar10;
 use cyclr_cifar::observer::Silent;
 use cyclr_cifar::train::{CHECKPOINT_FILE, TrainConfig, load_summary, train};
-
-fn split(n: usize, seed: usize) -> Split {
-    Split {
-        images: (0..n * 3072)
-            .map(|i| ((i * 2654435761 + seed) >> 9) as u8)
-            .collect(),
-        labels: (0..n).map(|i| ((i + seed) % 10) as u8).collect(),
-    }
-}
 
 #[test]
 fn a_damaged_checkpoint_is_refused() {
     let data = Cifar10 {
-        train: split(300, 1).into(),
-        test: split(100, 2),
+        train: synthetic_split(300, 1).into(),
+        test: synthetic_split(100, 2),
         source: "synthetic".into(),
     };
     let mut config = TrainConfig::new(Schedule::fixed(0.001).unwrap(), OptimizerConfig::adam());
@@ -81,13 +75,13 @@ fn a_damaged_checkpoint_is_refused() {
 #[test]
 fn resuming_with_other_data_is_refused() {
     let data = Cifar10 {
-        train: split(300, 1).into(),
-        test: split(100, 2),
+        train: synthetic_split(300, 1).into(),
+        test: synthetic_split(100, 2),
         source: "a".into(),
     };
     let other = Cifar10 {
-        train: split(300, 7).into(),
-        test: split(100, 2),
+        train: synthetic_split(300, 7).into(),
+        test: synthetic_split(100, 2),
         source: "b".into(),
     };
     let mut config = TrainConfig::new(Schedule::fixed(0.001).unwrap(), OptimizerConfig::adam());

@@ -1,27 +1,21 @@
 //! The range test as a library call: it leaves the model and optimizer as they were.
 
+mod common;
+use common::synthetic_split;
+
 use burn::tensor::Device;
 use cyclr::range_test::{Ramp, RangeTestConfig};
 use cyclr_burn::optim::OptimizerConfig;
-use cyclr_cifar::data::{Cifar10, Split};
+use cyclr_cifar::data::Cifar10;
 use cyclr_cifar::engine::{Backend, Engine, EngineKind};
 use cyclr_cifar::observer::Silent;
 use cyclr_cifar::range_test::{RangeTestSettings, run_on_engine};
 
-fn split(n: usize, seed: usize) -> Split {
-    Split {
-        images: (0..n * 3072)
-            .map(|i| ((i * 2654435761 + seed) >> 9) as u8)
-            .collect(),
-        labels: (0..n).map(|i| ((i + seed) % 10) as u8).collect(),
-    }
-}
-
 #[test]
 fn the_model_and_optimizer_are_restored_afterwards() {
     let data = Cifar10 {
-        train: split(300, 1).into(),
-        test: split(50, 2),
+        train: synthetic_split(300, 1).into(),
+        test: synthetic_split(50, 2),
         source: "synthetic".into(),
     };
     for kind in [EngineKind::Fused, EngineKind::Burn] {

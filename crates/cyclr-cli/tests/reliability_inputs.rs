@@ -614,7 +614,7 @@ fn resume_needs_only_the_run_folder() {
     );
 
     let cut = t.path().join("cut");
-    let mut child = cyclr(t.path())
+    let child = cyclr(t.path())
         .args(args(&cut))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

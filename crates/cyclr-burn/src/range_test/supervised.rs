@@ -13,12 +13,7 @@ use burn::data::dataloader::DataLoader;
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::TensorReadError;
-use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
 use burn::train::metric::{Adaptor, Metric, MetricMetadata, MetricName, SerializedEntry};
-use burn::train::renderer::{
-    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
-    MetricsRendererTraining,
-};
 use burn::train::{
     ClassificationOutput, ExecutionStrategy, InferenceStep, Interrupter, Learner,
     MultiLabelClassificationOutput, RegressionOutput, SequenceOutput, SupervisedTraining,
@@ -31,6 +26,7 @@ use super::driver::{RangeTest, RangeTestProgress};
 use super::outcome::RangeTestOutcome;
 use super::target::RangeTestError;
 use crate::scheduler::CyclrScheduler;
+use crate::silent_renderer::SilentRenderer;
 
 /// What burn-train hands the range test for each batch: its loss and accuracy.
 ///
@@ -198,38 +194,6 @@ impl Metric for RangeTestMetric {
     fn clear(&mut self) {}
 }
 
-/// burn-train's renderer, silenced: the range test reports through its own progress.
-struct Silent;
-
-impl MetricsRendererTraining for Silent {
-    fn update_train(&mut self, _: MetricState) {}
-    fn update_valid(&mut self, _: MetricState) {}
-}
-impl MetricsRendererEvaluation for Silent {
-    fn update_test(&mut self, _: EvaluationName, _: MetricState) {}
-}
-impl TrainingProgressLogger for Silent {
-    fn start(&mut self, _: usize, _: usize, _: Option<usize>, _: Option<&str>) {}
-    fn update_epoch(&mut self, _: usize) {}
-    fn start_split(&mut self, _: &str, _: usize) {}
-    fn update_split(&mut self, _: usize) {}
-    fn end_split(&mut self) {}
-    fn end(&mut self) {}
-    fn log_event_training(&mut self, _: String) {}
-}
-impl EvaluationProgressLogger for Silent {
-    fn start_global_progress(&mut self, _: usize) {}
-    fn start_test(&mut self, _: &str, _: usize) {}
-    fn update_test_progress(&mut self, _: usize) {}
-    fn end_test(&mut self) {}
-    fn end_global_progress(&mut self) {}
-    fn log_event_evaluation(&mut self, _: String) {}
-}
-impl MetricsRenderer for Silent {
-    fn manual_close(&mut self) {}
-    fn register_metric(&mut self, _: burn::train::metric::MetricDefinition) {}
-}
-
 impl RangeTest {
     /// Runs the range test through burn-train's `SupervisedTraining` under `strategy`
     /// (one device, `MultiDevice` or DDP), on clones of `model` and `optim`, which are
@@ -290,7 +254,7 @@ impl RangeTest {
             // collector stops when done.
             .num_epochs(self.ramp.iterations as usize)
             .with_application_logger(None)
-            .renderer(Box::new(Silent));
+            .renderer(Box::new(SilentRenderer));
         let collector = Arc::new(Mutex::new(Collector {
             recorder: Recorder::new(self.ramp.clone()),
             update_of,
