@@ -1,6 +1,7 @@
 //! Reliability, second pass: one writer per run folder, folders of their own, no quiet
 //! overwrites, bounded inputs, non-regular files, and messages that say what happened.
-//! Each case is a row of RELIABILITY.md.
+//! Each case is a row of RELIABILITY.md. None needs real images: they run on a synthetic
+//! CIFAR-10 the tests write themselves.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{assert_usage_error, cyclr, data_dir, run, stderr};
+use common::{assert_usage_error, cyclr, run, stderr, synthetic_data_dir as data_dir};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()

@@ -138,7 +138,7 @@ fn train_writes_metrics_run_json_plot_and_checkpoint() {
 #[test]
 fn train_input_errors_are_explained() {
     let t = tempfile::tempdir().unwrap();
-    let data = data_dir();
+    let data = common::synthetic_data_dir(); // input errors: any data will do
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["train", "--data", s(&data)], "no schedule given"),
         (
@@ -640,7 +640,7 @@ fn recreate_paper_table_scales_the_papers_iteration_budgets() {
 #[test]
 fn range_test_and_bench_input_errors() {
     let t = tempfile::tempdir().unwrap();
-    let data = data_dir();
+    let data = common::synthetic_data_dir(); // input errors: any data will do
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["range-test", "--batch-size", "0", "--data", s(&data)],
@@ -696,7 +696,7 @@ fn range_test_and_bench_input_errors() {
 #[test]
 fn recreate_input_errors() {
     let t = tempfile::tempdir().unwrap();
-    let data = data_dir();
+    let data = common::synthetic_data_dir(); // input errors: any data will do
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec![

@@ -39,8 +39,8 @@ pub fn cifar_archive() -> PathBuf {
     }
     panic!(
         "this test needs the real CIFAR-10 archive and found none (looked at: {}). Get it \
-         once with `cargo run --release -- train --download --epochs 1 --max-steps 1` (it \
-         lands in ~/.cache/cyclr), or point CYCLR_TEST_DATA at a copy of {NAME}",
+         once with `cargo run --release -- train --download --policy fixed --base-lr 0.001 \
+         --max-steps 1` (it lands in ~/.cache/cyclr), or point CYCLR_TEST_DATA at a copy of {NAME}",
         tried.join(", ")
     );
 }

@@ -79,6 +79,44 @@ pub fn data_dir() -> PathBuf {
     .clone()
 }
 
+/// A synthetic CIFAR-10 in the official layout (50,000 + 10,000 records of deterministic
+/// pixels, labels cycling through the classes), written once into the target's temp
+/// folder: for tests that need data the commands accept, not real images.
+pub fn synthetic_data_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cifar-synthetic");
+        if root
+            .join("cifar-10-batches-bin")
+            .join("test_batch.bin")
+            .is_file()
+        {
+            return root;
+        }
+        let split = |n: usize, seed: usize| cyclr_cifar::data::Split {
+            images: (0..n * 3072)
+                .map(|i| ((i.wrapping_mul(2654435761) + seed) >> 13) as u8)
+                .collect(),
+            labels: (0..n).map(|i| (i % 10) as u8).collect(),
+        };
+        let data = cyclr_cifar::data::Cifar10 {
+            train: split(50_000, 1).into(),
+            test: split(10_000, 2),
+            source: PathBuf::from("synthetic"),
+        };
+        let partial = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("cifar-synthetic.partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&partial);
+        cyclr_cifar::data::write_binary_folder(&data, &partial)
+            .expect("writing synthetic CIFAR-10");
+        if std::fs::rename(&partial, &root).is_err() {
+            let _ = std::fs::remove_dir_all(&partial);
+        }
+        root
+    })
+    .clone()
+}
+
 /// Rows of a metrics.csv without the wall-clock columns, which differ between runs.
 pub fn metric_numbers(dir: &Path) -> Vec<Vec<String>> {
     let mut r = csv::Reader::from_path(dir.join("metrics.csv")).expect("metrics.csv");
