@@ -803,7 +803,7 @@ fn recreate_input_errors() {
 #[test]
 fn resume_with_the_burn_engine_matches_an_uninterrupted_run() {
     let t = tempfile::tempdir().unwrap();
-    let data = data_dir();
+    let data = common::synthetic_data_dir();
     let args = |out: &Path, epochs: &'static str| -> Vec<String> {
         [
             "train",
