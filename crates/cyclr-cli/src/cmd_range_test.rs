@@ -157,8 +157,16 @@ pub fn print_summary(r: &RangeTestResult, out: &Path) {
         "wrote {d}/range_test.csv, {d}/range_test.json, {d}/range_test.png, {d}/range_test.svg"
     );
     if let Some(rec) = &r.outcome.analysis.recommendation {
+        // The data and subset the test ran on, so the hint works as printed.
+        let mut data = format!("--data {}", r.data.source);
+        if r.data.train_images < 50_000 || r.data.test_images < 10_000 {
+            data += &format!(
+                " --train-limit {} --test-limit {}",
+                r.data.train_images, r.data.test_images
+            );
+        }
         println!(
-            "next: cyclr train --from-range-test {d}/range_test.json  (= --policy triangular --base-lr {:.3e} --max-lr {:.3e} --step-size-up {})",
+            "next: cyclr train {data} --from-range-test {d}/range_test.json  (= --policy triangular --base-lr {:.3e} --max-lr {:.3e} --step-size-up {})",
             rec.base_lr,
             rec.max_lr,
             r.suggested_stepsize()

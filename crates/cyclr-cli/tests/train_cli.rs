@@ -347,6 +347,25 @@ fn range_test_then_train_from_it() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(text.contains("recommended: base_lr"), "{text}");
+    // The "next:" hint works as printed (with a short run and a folder of its own added).
+    let next = text
+        .lines()
+        .find_map(|l| l.strip_prefix("next: cyclr "))
+        .expect("a next: line");
+    let next = next.split("  (=").next().unwrap();
+    let hinted = t.path().join("hinted");
+    let mut args: Vec<&str> = next.split_whitespace().collect();
+    args.extend([
+        "--max-steps",
+        "2",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        s(&hinted),
+    ]);
+    let o2 = run(t.path(), &args);
+    assert!(o2.status.success(), "{next}: {}", stderr(&o2));
     for f in ["range_test.csv", "range_test.json", "range_test.svg"] {
         assert!(out.join(f).is_file(), "{f}");
     }
