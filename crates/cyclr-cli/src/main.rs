@@ -7,12 +7,14 @@ mod cmd_schedule;
 mod cmd_train;
 mod common;
 mod error;
+mod out_of_memory;
 mod schedule_args;
 
 use clap::{Parser, Subcommand};
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: out_of_memory::ExitOnOutOfMemory<mimalloc::MiMalloc> =
+    out_of_memory::ExitOnOutOfMemory(mimalloc::MiMalloc);
 
 use error::CliResult;
 

@@ -691,3 +691,26 @@ fn resume_needs_only_the_run_folder() {
     let changes = run_json(&cut)["changes"].to_string();
     assert!(changes.contains("epochs 8 -> 10"), "{changes}");
 }
+
+/// When the system refuses memory (here a 1 GB address-space limit against a 4,096-image
+/// batch): one sentence and exit 1, not an abort with a backtrace.
+#[test]
+fn refused_memory_is_a_message_not_a_crash() {
+    let o = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 1000000 && exec '{}' bench --batch-size 4096 --iters 1 --repeats 1 --warmup 0",
+            env!("CARGO_BIN_EXE_cyclr")
+        ))
+        .env("RAYON_NUM_THREADS", "2")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("out of memory: the system refused"), "{err}");
+    assert!(
+        !err.contains("backtrace") && !err.contains("panicked"),
+        "{err}"
+    );
+}
