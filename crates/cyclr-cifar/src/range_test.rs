@@ -255,16 +255,16 @@ pub fn run_range_test(
 /// Writes `range_test.csv`, `range_test.json`, `range_test.png` and `range_test.svg`.
 pub fn write_outputs(result: &RangeTestResult, out: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    write_atomic(&out.join("range_test.csv"), &result.outcome.to_csv()?)?;
+    let context = || format!("writing the range test's files in {}", out.display());
+    result.outcome.write_csv(out).with_context(context)?;
+    // The JSON holds the settings, data and machine besides the outcome.
     write_atomic(
         &out.join("range_test.json"),
         serde_json::to_string_pretty(result)?.as_bytes(),
     )?;
-    if result.outcome.points.is_empty() {
-        return Ok(());
-    }
-    let c = result.outcome.chart(&result.title());
-    c.save(&out.join("range_test.png"))?;
-    c.save(&out.join("range_test.svg"))?;
+    result
+        .outcome
+        .write_charts(out, &result.title())
+        .with_context(context)?;
     Ok(())
 }

@@ -153,11 +153,11 @@ pub fn run(cmd: TrainCmd) -> CliResult {
                 );
             }
             args.load().map_err(|e| match e {
-                CliError::Usage(m) | CliError::Interrupted(m) => CliError::Usage(m),
                 CliError::Failed(e) => CliError::Failed(e.context(format!(
                     "reading the run's data {} (give --data PATH to the same data if it moved)",
                     path.display()
                 ))),
+                other => other,
             })?
         }
     };

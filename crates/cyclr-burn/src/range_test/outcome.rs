@@ -75,19 +75,33 @@ impl RangeTestOutcome {
     /// atomically.
     pub fn save(&self, dir: &Path, title: &str) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        let csv = self.to_csv().map_err(std::io::Error::other)?;
-        write_atomic(&dir.join("range_test.csv"), &csv)?;
+        self.write_csv(dir)?;
         let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         write_atomic(&dir.join("range_test.json"), &json)?;
         #[cfg(feature = "plot")]
-        if !self.points.is_empty() {
-            let chart = self.chart(title);
-            for name in ["range_test.png", "range_test.svg"] {
-                chart.save(&dir.join(name)).map_err(std::io::Error::other)?;
-            }
-        }
+        self.write_charts(dir, title)?;
         #[cfg(not(feature = "plot"))]
         let _ = title;
+        Ok(())
+    }
+
+    /// Writes `range_test.csv` into `dir`, atomically.
+    pub fn write_csv(&self, dir: &Path) -> std::io::Result<()> {
+        let csv = self.to_csv().map_err(std::io::Error::other)?;
+        write_atomic(&dir.join("range_test.csv"), &csv)
+    }
+
+    /// Writes `range_test.png` and `range_test.svg` into `dir` (nothing when there are no
+    /// points).
+    #[cfg(feature = "plot")]
+    pub fn write_charts(&self, dir: &Path, title: &str) -> std::io::Result<()> {
+        if self.points.is_empty() {
+            return Ok(());
+        }
+        let chart = self.chart(title);
+        for name in ["range_test.png", "range_test.svg"] {
+            chart.save(&dir.join(name)).map_err(std::io::Error::other)?;
+        }
         Ok(())
     }
 

@@ -95,7 +95,6 @@ struct Collector {
     error: Option<RangeTestError>,
     done: bool,
     interrupter: Interrupter,
-    progress_points: Vec<cyclr::range_test::RangePoint>,
 }
 
 impl Collector {
@@ -136,9 +135,6 @@ impl Collector {
         self.finals = 0;
         let lr = self.recorder.config.lr(next);
         let go_on = self.recorder.record(lr, mean_loss, accuracy);
-        if let Some(p) = self.recorder.points.last().filter(|p| p.iteration == next) {
-            self.progress_points.push(p.clone());
-        }
         if !go_on || self.recorder.is_done() {
             self.finish("the range test is complete");
         }
@@ -264,7 +260,6 @@ impl RangeTest {
             error: None,
             done: false,
             interrupter: training.interrupter(),
-            progress_points: Vec::new(),
         }));
         let metric = RangeTestMetric {
             name: Arc::new("range test loss".into()),
@@ -301,7 +296,7 @@ impl RangeTest {
             return Err(e);
         }
         let total = self.ramp.iterations;
-        for p in &c.progress_points {
+        for p in &c.recorder.points {
             progress.on_point(p, total);
         }
         let stop = c.recorder.stop.clone();

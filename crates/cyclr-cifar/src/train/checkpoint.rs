@@ -147,11 +147,6 @@ pub fn load_run(dir: &Path) -> anyhow::Result<(TrainConfig, DataInfo)> {
     Ok((p.config, p.data))
 }
 
-/// The config stored in a run folder's checkpoint.
-pub fn load_config(dir: &Path) -> anyhow::Result<TrainConfig> {
-    Ok(read_checkpoint(&dir.join(CHECKPOINT_FILE))?.position.config)
-}
-
 pub(super) fn summary_of(p: &Position, note: Option<String>) -> RunSummary {
     RunSummary {
         status: p.status,

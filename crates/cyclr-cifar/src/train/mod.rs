@@ -18,7 +18,7 @@ use anyhow::{Context, bail};
 use crate::input_error::input_bail;
 use cyclr::LrSchedule;
 
-pub use checkpoint::{CHECKPOINT_FILE, has_checkpoint, load_config, load_run, load_summary};
+pub use checkpoint::{CHECKPOINT_FILE, has_checkpoint, load_run, load_summary};
 pub use config::TrainConfig;
 
 use crate::charts::training_chart;
