@@ -63,8 +63,16 @@ pub struct RunResult {
     pub best_test_accuracy: Option<f64>,
     /// Training wall time in seconds, evaluation included, across resumptions.
     pub wall_s: f64,
-    /// Iterations this run needed to reach the baseline's final accuracy (same seed).
+    /// The iteration of the first evaluation at the best test accuracy.
+    #[serde(default)]
+    pub best_at_iteration: Option<u64>,
+    /// Iterations this run needed to reach the baseline's final accuracy (same seed). For
+    /// the baseline itself: when it first reached the accuracy it ended with.
     pub iterations_to_baseline: Option<u64>,
+    /// Iterations this run needed to reach the baseline's best accuracy (same seed). For
+    /// the baseline itself: where it peaked.
+    #[serde(default)]
+    pub iterations_to_baseline_best: Option<u64>,
     /// The learning rate schedule the run followed.
     pub schedule: Schedule,
     /// Its `metrics.csv` rows; not stored in `recreate.json`.
@@ -358,19 +366,30 @@ pub fn recreate(
         results.push(result_of(spec, &summary));
     }
 
-    // Iterations to the baseline's final accuracy, against the baseline of the same seed.
+    // Iterations to the baseline's final and best accuracy, against the baseline of the
+    // same seed; the baseline's own say when it first got there.
     for i in 0..results.len() {
-        let target = results
+        let baseline = results
             .iter()
             .find(|r| r.baseline && r.seed == results[i].seed)
-            .and_then(|b| b.final_test_accuracy);
-        if let Some(t) = target {
-            results[i].iterations_to_baseline = results[i]
+            .map(|b| (b.final_test_accuracy, b.best_test_accuracy));
+        let first_reaching = |target: Option<f64>| {
+            let t = target?;
+            results[i]
                 .metrics
                 .iter()
                 .find(|m| m.test_accuracy >= t)
-                .map(|m| m.step);
-        }
+                .map(|m| m.step)
+        };
+        let (to_final, to_best) = match baseline {
+            Some((final_acc, best_acc)) => (first_reaching(final_acc), first_reaching(best_acc)),
+            None => (None, None),
+        };
+        let best_at = first_reaching(results[i].best_test_accuracy);
+        let r = &mut results[i];
+        r.iterations_to_baseline = to_final;
+        r.iterations_to_baseline_best = to_best;
+        r.best_at_iteration = best_at;
     }
 
     // 4. Pictures and report.
@@ -408,7 +427,9 @@ fn result_of(spec: &RunSpec, s: &RunSummary) -> RunResult {
         final_test_accuracy: s.final_test_accuracy,
         best_test_accuracy: s.best_test_accuracy,
         wall_s: s.wall_s,
+        best_at_iteration: None,
         iterations_to_baseline: None,
+        iterations_to_baseline_best: None,
         schedule: spec.schedule.clone(),
         metrics: s.metrics.clone(),
     }

@@ -23,11 +23,7 @@ struct Table {
 fn tables(report: &RecreateReport) -> Vec<Table> {
     let pct = |a: Option<f64>| a.map_or("-".into(), |a| format!("{:.2}%", a * 100.0));
     let runs = report.runs.iter().map(|r| {
-        let to = match (r.baseline, r.iterations_to_baseline) {
-            (true, _) => "(baseline)".to_string(),
-            (false, Some(i)) => i.to_string(),
-            (false, None) => "not reached".to_string(),
-        };
+        let iters = |i: Option<u64>| i.map_or("not reached".to_string(), |i| i.to_string());
         let status = if r.status == RunStatus::Finished {
             String::new()
         } else {
@@ -39,8 +35,10 @@ fn tables(report: &RecreateReport) -> Vec<Table> {
             r.iterations.to_string(),
             pct(r.final_test_accuracy),
             pct(r.best_test_accuracy),
+            r.best_at_iteration.map_or("-".into(), |i| i.to_string()),
             format!("{:.0} s", r.wall_s),
-            to,
+            iters(r.iterations_to_baseline),
+            iters(r.iterations_to_baseline_best),
         ]
     });
     let mut out = vec![Table {
@@ -50,8 +48,10 @@ fn tables(report: &RecreateReport) -> Vec<Table> {
             "iterations",
             "final test acc",
             "best test acc",
+            "best at iteration",
             "wall time",
             "iterations to baseline's final acc",
+            "iterations to baseline's best acc",
         ],
         text_columns: 2,
         rows: runs.collect(),
@@ -169,8 +169,10 @@ pub(super) fn write_report(report: &RecreateReport, out: &Path) -> anyhow::Resul
         "iterations",
         "final_test_accuracy",
         "best_test_accuracy",
+        "best_at_iteration",
         "wall_s",
         "iterations_to_baseline",
+        "iterations_to_baseline_best",
     ])?;
     for r in &report.runs {
         w.write_record([
@@ -183,8 +185,11 @@ pub(super) fn write_report(report: &RecreateReport, out: &Path) -> anyhow::Resul
                 .map_or(String::new(), |a| a.to_string()),
             r.best_test_accuracy
                 .map_or(String::new(), |a| a.to_string()),
+            r.best_at_iteration.map_or(String::new(), |i| i.to_string()),
             format!("{:.1}", r.wall_s),
             r.iterations_to_baseline
+                .map_or(String::new(), |i| i.to_string()),
+            r.iterations_to_baseline_best
                 .map_or(String::new(), |i| i.to_string()),
         ])?;
     }
@@ -247,6 +252,11 @@ fn markdown(r: &RecreateReport, has_range: bool) -> String {
     let seeds: Vec<String> = r.plan.seeds.iter().map(|s| s.to_string()).collect();
     let _ = writeln!(s, "- Seeds: {}.", seeds.join(", "));
     let _ = writeln!(s, "- Hardware: {}.", r.hardware.describe());
+    let _ = writeln!(
+        s,
+        "- Training wall time: {:.1} min across the runs (evaluation included; the range test not).",
+        r.runs.iter().map(|run| run.wall_s).sum::<f64>() / 60.0
+    );
     let _ = writeln!(
         s,
         "- Versions: cyclr {}, burn {}.\n",
