@@ -3,6 +3,8 @@
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use crate::adapter::Adapter;
+
 /// Which burn backend runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -26,14 +28,20 @@ impl Backend {
         }
     }
 
-    /// The autodiff device, or why this build cannot provide it.
+    /// The autodiff device, or why this build or this machine cannot provide it.
+    ///
+    /// wgpu is brought up once per process, on the adapter its default selection picks;
+    /// [`Backend::adapter`] then names that adapter.
     pub fn device(self) -> Result<Device, String> {
         match self {
             Backend::Flex => Ok(Device::flex().autodiff()),
             #[cfg(feature = "cuda")]
             Backend::Cuda => Ok(Device::cuda(0).autodiff()),
             #[cfg(feature = "wgpu")]
-            Backend::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::default()).autodiff()),
+            Backend::Wgpu => wgpu_runtime()
+                .as_ref()
+                .map(|(device, _)| device.clone().autodiff())
+                .map_err(Clone::clone),
             #[allow(unreachable_patterns)]
             other => Err(format!(
                 "this build of cyclr has no {} backend: rebuild with `cargo build --release --features {}`",
@@ -42,6 +50,42 @@ impl Backend {
             )),
         }
     }
+}
+
+impl Backend {
+    /// The GPU adapter this process's device runs on, once [`Backend::device`] has
+    /// brought it up; `None` for the CPU backend and for backends that do not report one.
+    pub fn adapter(self) -> Option<Adapter> {
+        match self {
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => wgpu_runtime().as_ref().ok().map(|(_, a)| a.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// wgpu's device and the adapter under it, set up once: burn refuses a second
+/// initialization, and the adapter is only known from the setup that chose it.
+#[cfg(feature = "wgpu")]
+fn wgpu_runtime() -> &'static Result<(Device, Adapter), String> {
+    static RUNTIME: std::sync::OnceLock<Result<(Device, Adapter), String>> =
+        std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        use burn::tensor::wgpu::WgpuInitError;
+        match Device::wgpu_options().init_with_setup() {
+            Ok((device, setup)) => Ok((device, Adapter::from(&setup.adapter.get_info()))),
+            Err(WgpuInitError::AdapterUnavailable { message, .. }) => Err(format!(
+                "--device wgpu: no GPU adapter found ({message}). wgpu looks for Vulkan, \
+                 Metal, DX12 or OpenGL drivers: install your GPU's Vulkan driver (on Linux, \
+                 `vulkaninfo --summary` should list the GPU), or run on the CPU with \
+                 --device flex"
+            )),
+            Err(e) => Err(format!(
+                "--device wgpu: the GPU could not be set up ({e}); check the GPU's driver, or \
+                 run on the CPU with --device flex"
+            )),
+        }
+    })
 }
 
 impl std::str::FromStr for Backend {

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::adapter::Adapter;
 use crate::engine::{Backend, EngineKind};
 
 /// Versions of cyclr and burn that produced a result.
@@ -39,6 +40,10 @@ pub struct Hardware {
     /// Engine name, `fused` or `burn`; empty in records written before it existed.
     #[serde(default)]
     pub engine: String,
+    /// The GPU adapter the backend ran on, as its graphics API named it (wgpu only);
+    /// absent on the CPU and in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<Adapter>,
 }
 
 impl Hardware {
@@ -61,13 +66,17 @@ impl Hardware {
             os: std::env::consts::OS.into(),
             backend: backend.name().into(),
             engine: engine.name().into(),
+            adapter: backend.adapter(),
         }
     }
 
     /// One line for reports: CPU, cores, threads, OS and engine.
     pub fn describe(&self) -> String {
         let engine = if self.engine == "burn" {
-            format!("burn {} backend", self.backend)
+            match &self.adapter {
+                Some(a) => format!("burn {} backend on {}", self.backend, a.describe()),
+                None => format!("burn {} backend", self.backend),
+            }
         } else {
             "cyclr's fused CPU kernels".to_string()
         };

@@ -12,6 +12,7 @@
 pub use cyclr;
 pub use cyclr_burn;
 
+pub mod adapter;
 pub mod backend;
 pub mod bench;
 pub mod charts;

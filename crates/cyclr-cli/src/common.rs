@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use cyclr_burn::optim::OptimizerConfig;
+use cyclr_cifar::adapter::Adapter;
 use cyclr_cifar::data::Cifar10;
 use cyclr_cifar::download::{DataNotFound, locate_data};
 use cyclr_cifar::engine::{Backend, EngineKind};
@@ -109,6 +110,10 @@ pub struct DeviceArgs {
     /// CPU threads for the backend (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Run on a GPU backend even when the only adapter it finds is a software renderer
+    /// on the CPU (Mesa's llvmpipe or lavapipe), which trains far slower than --device flex.
+    #[arg(long)]
+    pub allow_software: bool,
 }
 
 fn parse_engine(s: &str) -> Result<EngineKind, String> {
@@ -143,6 +148,9 @@ impl DeviceArgs {
             }
         }
         self.device.device().map_err(CliError::usage)?;
+        if let Some(adapter) = self.device.adapter() {
+            check_adapter(self.device, &adapter, self.allow_software)?;
+        }
         let natural = if self.device == Backend::Flex {
             EngineKind::Fused
         } else {
@@ -152,6 +160,31 @@ impl DeviceArgs {
         engine.check(self.device).map_err(CliError::Usage)?;
         Ok((self.device, engine))
     }
+}
+
+/// Says which adapter a GPU backend runs on, and refuses a software renderer unless
+/// `--allow-software` asks for it: nobody should think llvmpipe is their GPU.
+fn check_adapter(backend: Backend, adapter: &Adapter, allow_software: bool) -> CliResult {
+    let name = backend.name();
+    if !adapter.software {
+        eprintln!("device: {name} on {}", adapter.describe());
+        return Ok(());
+    }
+    if !allow_software {
+        return Err(CliError::usage(format!(
+            "--device {name}: the only adapter found is {}, a software renderer on the CPU, \
+             not a GPU; it trains far slower than --device flex. Install your GPU's Vulkan \
+             driver (on Linux, `vulkaninfo --summary` should list the GPU), use --device flex, \
+             or pass --allow-software to run on it anyway",
+            adapter.describe()
+        )));
+    }
+    eprintln!(
+        "WARNING: --device {name} is running on {}, a SOFTWARE renderer on the CPU, not a \
+         GPU (--allow-software). Expect it to be far slower than --device flex.",
+        adapter.describe()
+    );
+    Ok(())
 }
 
 impl OptimArgs {
@@ -276,5 +309,53 @@ impl Observer for ProgressObserver {
 
     fn should_stop(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cyclr_cifar::adapter::AdapterKind;
+
+    fn llvmpipe() -> Adapter {
+        Adapter::new(
+            "llvmpipe (LLVM 15.0.7, 256 bits)",
+            0x10005,
+            "llvmpipe",
+            "Mesa 23.2.1",
+            "vulkan",
+            AdapterKind::Cpu,
+        )
+    }
+
+    #[test]
+    fn a_software_adapter_is_refused_with_its_name_and_the_fixes() {
+        match check_adapter(Backend::Wgpu, &llvmpipe(), false) {
+            Err(CliError::Usage(m)) => {
+                for part in [
+                    "llvmpipe (LLVM 15.0.7",
+                    "software renderer",
+                    "--device flex",
+                    "--allow-software",
+                ] {
+                    assert!(m.contains(part), "{part:?} missing from: {m}");
+                }
+            }
+            other => panic!("expected a usage error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_software_adapter_runs_when_allowed_and_a_gpu_always_does() {
+        assert!(check_adapter(Backend::Wgpu, &llvmpipe(), true).is_ok());
+        let gpu = Adapter::new(
+            "NVIDIA H200",
+            0x10de,
+            "NVIDIA",
+            "550",
+            "vulkan",
+            AdapterKind::DiscreteGpu,
+        );
+        assert!(check_adapter(Backend::Wgpu, &gpu, false).is_ok());
     }
 }
