@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# cyclr against PyTorch and Keras on the same machine, in one run: every engine is measured
-# in turn (never two at once), the whole sequence is repeated ROUNDS times (default 3) so
-# that a noisy neighbour hits all engines alike, and the median per engine is reported.
-# Prints a Markdown table with the ratios.
+# cyclr against PyTorch (and Keras, if installed) on the same machine. Each round runs every
+# engine once, one at a time, in alternating order (forward on odd rounds, reversed on even
+# ones), so a noisy neighbour or a warming CPU hits all engines alike. The figures are the
+# median of the per-round ratios cyclr/engine with their range: a ratio is only ever taken
+# between runs of the same round, never between medians of runs far apart.
 #
-#   bench/compare.sh            # uses $PYTHON, else .venv-bench/bin/python, else python3
-#   ROUNDS=5 bench/compare.sh
+#   bench/compare.sh                  # 5 rounds, all cores
+#   ROUNDS=7 THREADS=2 bench/compare.sh
+#   BIN=path/to/cyclr bench/compare.sh   # a binary built elsewhere (no cargo needed)
 #
+# Uses $PYTHON, else .venv-bench/bin/python, else python3.
 # Python side: python3 -m venv .venv-bench && .venv-bench/bin/pip install torch tensorflow-cpu
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,51 +17,73 @@ PY=${PYTHON:-}
 if [ -z "$PY" ]; then
   if [ -x .venv-bench/bin/python ]; then PY=.venv-bench/bin/python; else PY=python3; fi
 fi
-ROUNDS=${ROUNDS:-3}
-ARGS=(--batch-size 100 --warmup 10 --iters 30 --repeats 5)
+ROUNDS=${ROUNDS:-5}
+if [ "$ROUNDS" -lt 5 ]; then
+  echo "ROUNDS=$ROUNDS: give at least 5, or the median of the ratios means little" >&2
+  exit 2
+fi
+BATCH=${BATCH:-100}
+ARGS=(--batch-size "$BATCH" --warmup 10 --iters 30 --repeats 5)
+THREAD_ARGS=()
+[ -n "${THREADS:-}" ] && THREAD_ARGS=(--threads "$THREADS")
 OUT=$(mktemp -d)
-cargo build --release -q
-HAVE_TORCH=0; "$PY" -c "import torch" 2>/dev/null && HAVE_TORCH=1
-HAVE_TF=0; "$PY" -c "import tensorflow" 2>/dev/null && HAVE_TF=1
-[ $HAVE_TORCH = 1 ] || echo "PyTorch not installed for $PY: skipped" >&2
-[ $HAVE_TF = 1 ] || echo "TensorFlow not installed for $PY: skipped" >&2
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -q
+  BIN=target/release/cyclr
+fi
+ENGINES=(cyclr cyclr_burn)
+"$PY" -c "import torch" 2>/dev/null && ENGINES+=(torch torch_cl) ||
+  echo "PyTorch not installed for $PY: skipped" >&2
+"$PY" -c "import tensorflow" 2>/dev/null && ENGINES+=(keras) ||
+  echo "TensorFlow not installed for $PY: skipped" >&2
+
+run_engine() { # engine round
+  local f="$OUT/$1.$2.json"
+  case $1 in
+    cyclr) "$BIN" bench "${ARGS[@]}" "${THREAD_ARGS[@]}" --json > "$f" 2>/dev/null ;;
+    cyclr_burn) "$BIN" bench "${ARGS[@]}" "${THREAD_ARGS[@]}" --engine burn --json > "$f" 2>/dev/null ;;
+    torch) "$PY" bench/pytorch_cnn.py "${ARGS[@]}" "${THREAD_ARGS[@]}" > "$f" ;;
+    torch_cl) "$PY" bench/pytorch_cnn.py "${ARGS[@]}" "${THREAD_ARGS[@]}" --channels-last > "$f" ;;
+    keras) "$PY" bench/keras_cnn.py "${ARGS[@]}" "${THREAD_ARGS[@]}" > "$f" 2>/dev/null ;;
+  esac
+}
+
 for r in $(seq 1 "$ROUNDS"); do
-  echo "round $r/$ROUNDS" >&2
-  target/release/cyclr bench "${ARGS[@]}" --json > "$OUT/cyclr.$r.json" 2>/dev/null
-  target/release/cyclr bench "${ARGS[@]}" --engine burn --json > "$OUT/cyclr_burn.$r.json" 2>/dev/null
-  if [ $HAVE_TORCH = 1 ]; then
-    "$PY" bench/pytorch_cnn.py "${ARGS[@]}" > "$OUT/torch.$r.json"
-    "$PY" bench/pytorch_cnn.py "${ARGS[@]}" --channels-last > "$OUT/torch_cl.$r.json"
+  if [ $((r % 2)) = 1 ]; then order=("${ENGINES[@]}"); else
+    order=(); for ((i = ${#ENGINES[@]} - 1; i >= 0; i--)); do order+=("${ENGINES[$i]}"); done
   fi
-  if [ $HAVE_TF = 1 ]; then
-    "$PY" bench/keras_cnn.py "${ARGS[@]}" > "$OUT/keras.$r.json" 2>/dev/null
-  fi
+  echo "round $r/$ROUNDS: ${order[*]}" >&2
+  for e in "${order[@]}"; do run_engine "$e" "$r"; done
 done
-"$PY" - "$OUT" "$ROUNDS" <<'PYEOF'
-import glob, json, os, statistics, sys
-d, rounds = sys.argv[1], int(sys.argv[2])
-def load(name):
-    runs = [json.load(open(p)) for p in sorted(glob.glob(os.path.join(d, f"{name}.*.json")))]
-    if not runs:
-        return None
-    med = lambda k: statistics.median(r[k] for r in runs)
-    return runs[0], med("train_images_per_s"), med("eval_images_per_s"), med("peak_rss_mib"), [round(r["train_images_per_s"]) for r in runs], [round(r["eval_images_per_s"]) for r in runs]
-c = load("cyclr")
-rows = [("cyclr, fused CPU kernels (default)",) + c[1:]]
-b = load("cyclr_burn")
-rows.append(("cyclr, burn Flex ops (`--engine burn`)",) + b[1:])
-for name in ["torch", "torch_cl", "keras"]:
-    r = load(name)
-    if r:
-        rows.append((r[0]["framework"],) + r[1:])
-hw = c[0]["hardware"]
-print(f"Machine: {hw['cpu']}, {hw['logical_cores']} logical cores, {hw['threads']} threads; reference CNN, batch 100, random data;")
-print(f"each figure the median of {rounds} rounds, each round the median of 5 repeats of 30 iterations after 10 of warm-up.")
+
+"$PY" - "$OUT" "$ROUNDS" "$BATCH" "${ENGINES[@]}" <<'PYEOF'
+import json, os, statistics, sys
+d, rounds, batch, engines = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+runs = {e: [json.load(open(os.path.join(d, f"{e}.{r}.json"))) for r in range(1, rounds + 1)] for e in engines}
+names = {"cyclr": "cyclr, fused CPU kernels (default)", "cyclr_burn": "cyclr, burn Flex ops (`--engine burn`)"}
+def ratios(e, key):
+    return [c[key] / o[key] for c, o in zip(runs["cyclr"], runs[e])]
+def span(v, fmt):
+    return f"{fmt(statistics.median(v))} ({fmt(min(v))}-{fmt(max(v))})"
+hw = runs["cyclr"][0]["hardware"]
+print(f"Machine: {hw['cpu']}, {hw['logical_cores']} logical cores, {hw['threads']} threads; "
+      f"reference CNN, batch {batch}, random data; {rounds} rounds, engines in alternating order.")
+print("Each run: median of 5 repeats of 30 iterations after 10 of warm-up. Throughput: median "
+      "(min-max) over the rounds. Ratio: median (min-max) of the per-round ratios cyclr/engine.")
 print()
-print("| engine | train img/s | eval img/s | peak memory | cyclr / this, train | cyclr / this, eval | cyclr / this, memory | train per round | eval per round |")
-print("|---|---:|---:|---:|---:|---:|---:|---|---|")
-for name, tr, ev, mem, trs, evs in rows:
-    print(f"| {name} | {tr:.0f} | {ev:.0f} | {mem:.0f} MiB | {rows[0][1]/tr:.2f}x | {rows[0][2]/ev:.2f}x | {rows[0][3]/mem:.2f}x | {trs} | {evs} |")
+print("| engine | train img/s | eval img/s | peak memory | cyclr / this, train | cyclr / this, eval |")
+print("|---|---:|---:|---:|---:|---:|")
+for e in engines:
+    rs = runs[e]
+    name = names.get(e) or rs[0]["framework"]
+    tr = span([x["train_images_per_s"] for x in rs], lambda v: f"{v:.0f}")
+    ev = span([x["eval_images_per_s"] for x in rs], lambda v: f"{v:.0f}")
+    mem = statistics.median(x["peak_rss_mib"] for x in rs)
+    rt = "1" if e == "cyclr" else span(ratios(e, "train_images_per_s"), lambda v: f"{v:.2f}x")
+    re = "1" if e == "cyclr" else span(ratios(e, "eval_images_per_s"), lambda v: f"{v:.2f}x")
+    print(f"| {name} | {tr} | {ev} | {mem:.0f} MiB | {rt} | {re} |")
+c = runs["cyclr"][0]
 print()
-print(f"schedule cost: {c[0]['schedule_ns_per_step']:.1f} ns per step = {100*c[0]['schedule_fraction_of_step']:.5f}% of a training step")
+print(f"schedule cost: {c['schedule_ns_per_step']:.1f} ns per step = "
+      f"{100 * c['schedule_fraction_of_step']:.5f}% of a training step")
 PYEOF

@@ -17,7 +17,11 @@ p.add_argument("--batch-size", type=int, default=100)
 p.add_argument("--warmup", type=int, default=10)
 p.add_argument("--iters", type=int, default=30)
 p.add_argument("--repeats", type=int, default=5)
+p.add_argument("--threads", type=int, default=None)
 a = p.parse_args()
+if a.threads:
+    tf.config.threading.set_intra_op_parallelism_threads(a.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
 tf.random.set_seed(0)
 B = a.batch_size
 
@@ -57,7 +61,7 @@ for _ in range(a.repeats):
 
 print(json.dumps({
     "framework": f"Keras {tf.keras.__version__} / TF {tf.__version__}",
-    "threads": os.cpu_count(),
+    "threads": a.threads or os.cpu_count(),
     "train_images_per_s": statistics.median(train),
     "eval_images_per_s": statistics.median(evals),
     "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -18,6 +18,7 @@ p.add_argument("--iters", type=int, default=30)
 p.add_argument("--repeats", type=int, default=5)
 p.add_argument("--threads", type=int, default=None)
 p.add_argument("--channels-last", action="store_true")
+p.add_argument("--device", default="cpu", help="cpu or cuda")
 a = p.parse_args()
 if a.threads:
     torch.set_num_threads(a.threads)
@@ -30,12 +31,19 @@ model = nn.Sequential(
     nn.Linear(1024, 64), nn.ReLU(), nn.Linear(64, 10),
 )
 fmt = torch.channels_last if a.channels_last else torch.contiguous_format
-model = model.to(memory_format=fmt)
+dev = torch.device(a.device)
+model = model.to(dev, memory_format=fmt)
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 loss_fn = nn.CrossEntropyLoss()
 B = a.batch_size
-xs = [torch.randn(B, 3, 32, 32).contiguous(memory_format=fmt) for _ in range(8)]
-ys = [torch.randint(0, 10, (B,)) for _ in range(8)]
+xs = [torch.randn(B, 3, 32, 32, device=dev).contiguous(memory_format=fmt) for _ in range(8)]
+ys = [torch.randint(0, 10, (B,), device=dev) for _ in range(8)]
+
+
+def sync():
+    # GPU work is asynchronous: time only what has finished.
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def train_step(i):
@@ -51,9 +59,11 @@ for i in range(a.warmup):
     train_step(i)
 train = []
 for _ in range(a.repeats):
+    sync()
     t = time.perf_counter()
     for i in range(a.iters):
         train_step(i)
+    sync()
     train.append(a.iters * B / (time.perf_counter() - t))
 
 model.eval()
@@ -62,13 +72,17 @@ with torch.no_grad():
     for i in range(a.warmup):
         model(xs[i % 8]).argmax(1)
     for _ in range(a.repeats):
+        sync()
         t = time.perf_counter()
         for i in range(a.iters):
             model(xs[i % 8]).argmax(1)
+        sync()
         evals.append(a.iters * B / (time.perf_counter() - t))
 
 print(json.dumps({
-    "framework": f"PyTorch {torch.__version__}" + (" channels_last" if a.channels_last else ""),
+    "framework": f"PyTorch {torch.__version__}" + (" channels_last" if a.channels_last else "")
+    + (f" on {torch.cuda.get_device_name(dev)}" if dev.type == "cuda" else ""),
+    "device": a.device,
     "threads": torch.get_num_threads(),
     "train_images_per_s": statistics.median(train),
     "eval_images_per_s": statistics.median(evals),
