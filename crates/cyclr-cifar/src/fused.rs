@@ -265,6 +265,10 @@ fn permute_out_add<const CO: usize, const CI: usize>(wp: &[f32], out: &mut [f32]
 /// the core's cache (a conv2 patch matrix of 8 images is 1.5 MB).
 const GROUP: usize = 8;
 
+/// Parameters per slice when the optimizer update and the sum of the threads' gradients
+/// are spread over the threads: large enough that a slice outweighs handing it out.
+const UPDATE_CHUNK: usize = 8192;
+
 /// What the forward pass keeps of a group of images for the backward pass. Each buffer
 /// holds the group's images one after another (image `i` at `i * size`).
 #[derive(Clone)]
@@ -835,13 +839,21 @@ impl FusedCnn {
                     conv_backward(wp, st, &da3[st.first * FLAT..][..st.len * FLAT], sc);
                 }
             });
-        // A fixed order of summation: the same numbers for the same thread count.
+        // A fixed order of summation (thread 0, 1, ...) for every element: the same numbers
+        // for the same thread count. Spread over the threads by slices of parameters, as on
+        // many cores a serial sum of every thread's gradients would take a share of the step.
         let mut conv = vec![0.0f32; CONV_PARAMS];
-        for sc in &self.scratch[..threads] {
-            for (dst, src) in conv.iter_mut().zip(&sc.grads) {
-                *dst += src;
-            }
-        }
+        let scratch = &self.scratch[..threads];
+        conv.par_chunks_mut(UPDATE_CHUNK)
+            .enumerate()
+            .for_each(|(i, dst)| {
+                for sc in scratch {
+                    let src = &sc.grads[i * UPDATE_CHUNK..][..dst.len()];
+                    for (d, s) in dst.iter_mut().zip(src) {
+                        *d += s;
+                    }
+                }
+            });
         permute_out_add::<C1, C0>(&conv[W1.at..W1.at + W1.len], &mut g[W1.at..W1.at + W1.len]);
         permute_out_add::<C2, C1>(&conv[W2.at..W2.at + W2.len], &mut g[W2.at..W2.at + W2.len]);
         permute_out_add::<C3, C2>(&conv[W3.at..W3.at + W3.len], &mut g[W3.at..W3.at + W3.len]);
@@ -904,21 +916,23 @@ impl FusedCnn {
                 let bc2_sqrt = (1.0 - (b2 as f64).powi(t)).sqrt();
                 let step_size = (lr * bc2_sqrt / bc1) as f32;
                 let eps = epsilon as f32 * bc2_sqrt as f32;
-                for (((p, &g), m), v) in self
-                    .params
-                    .iter_mut()
-                    .zip(grads)
-                    .zip(m.iter_mut())
-                    .zip(v.iter_mut())
-                {
-                    let g = if wd != 0.0 { g + *p * wd } else { g };
-                    *m = *m * b1 + g * (1.0 - b1);
-                    *v = *v * b2 + g * g * (1.0 - b2);
-                    if keep != 1.0 {
-                        *p *= keep;
-                    }
-                    *p -= *m / (v.sqrt() + eps) * step_size;
-                }
+                // Element-wise, so the slices may run on any thread in any order.
+                self.params
+                    .par_chunks_mut(UPDATE_CHUNK)
+                    .zip(grads.par_chunks(UPDATE_CHUNK))
+                    .zip(m.par_chunks_mut(UPDATE_CHUNK))
+                    .zip(v.par_chunks_mut(UPDATE_CHUNK))
+                    .for_each(|(((p, g), m), v)| {
+                        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+                            let g = if wd != 0.0 { g + *p * wd } else { g };
+                            *m = *m * b1 + g * (1.0 - b1);
+                            *v = *v * b2 + g * g * (1.0 - b2);
+                            if keep != 1.0 {
+                                *p *= keep;
+                            }
+                            *p -= *m / (v.sqrt() + eps) * step_size;
+                        }
+                    });
             }
             (
                 OptimizerConfig::Sgd {
