@@ -16,7 +16,7 @@ use crate::schedule_args::parse_policy;
 const MAX_SEEDS: u64 = 1000;
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ProfileArg {
-    /// The full setting: 50,000/10,000 images, 150 vs 50 epochs (hours on a CPU).
+    /// The full setting: 50,000/10,000 images, 150 vs 50 epochs (36 minutes on 2 cores).
     Paper,
     /// A class-balanced 25,000/5,000 subset, 24 vs 8 epochs: about 5 minutes on 2 cores.
     Quick,

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use cyclr::LrSchedule;
-use cyclr::plot::{Chart, Series};
+use cyclr::plot::{Chart, Marker, Series};
 
 use super::RecreateReport;
 use super::stats::{by_policy, fmt_acc};
@@ -119,6 +119,25 @@ fn accuracy_chart(report: &RecreateReport) -> Chart {
                 .map(|m| (m.step as f64, m.test_accuracy))
                 .collect(),
         ));
+    }
+    // Where each baseline peaked, and what it ended at: the overfitting, at a glance.
+    for r in report.runs.iter().filter(|r| r.baseline) {
+        if let (Some(at), Some(best), Some(last)) = (
+            r.best_at_iteration,
+            r.best_test_accuracy,
+            r.final_test_accuracy,
+        ) {
+            c.markers.push(Marker {
+                label: format!(
+                    "{} peak {:.2}% at {at}, final {:.2}%",
+                    r.name,
+                    best * 100.0,
+                    last * 100.0
+                ),
+                x: at as f64,
+                y: Some(best),
+            });
+        }
     }
     c
 }
