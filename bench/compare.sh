@@ -13,10 +13,8 @@
 # Python side: python3 -m venv .venv-bench && .venv-bench/bin/pip install torch tensorflow-cpu
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-}
-if [ -z "$PY" ]; then
-  if [ -x .venv-bench/bin/python ]; then PY=.venv-bench/bin/python; else PY=python3; fi
-fi
+# shellcheck source=bench/python.sh
+. bench/python.sh
 ROUNDS=${ROUNDS:-5}
 if [ "$ROUNDS" -lt 5 ]; then
   echo "ROUNDS=$ROUNDS: give at least 5, or the median of the ratios means little" >&2

@@ -10,10 +10,8 @@
 # only cyclr is measured).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-}
-if [ -z "$PY" ]; then
-  if [ -x .venv-bench/bin/python ]; then PY=.venv-bench/bin/python; else PY=python3; fi
-fi
+# shellcheck source=bench/python.sh
+. bench/python.sh
 ROUNDS=${ROUNDS:-5}
 if [ -z "${THREADS:-}" ]; then
   THREADS=""; t=1; while [ "$t" -le "$(nproc)" ]; do THREADS="$THREADS $t"; t=$((t * 2)); done
