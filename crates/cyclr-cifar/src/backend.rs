@@ -44,7 +44,7 @@ impl Backend {
                 .map_err(Clone::clone),
             #[allow(unreachable_patterns)]
             other => Err(format!(
-                "this build of cyclr has no {} backend: rebuild with `cargo build --release --features {}`",
+                "this build of cyclr has no {} backend: rebuild with `cargo build --release --features cyclr-cli/{}`",
                 other.name(),
                 other.name()
             )),

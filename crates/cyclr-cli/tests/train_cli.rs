@@ -211,7 +211,7 @@ fn train_input_errors_are_explained() {
                 "--device",
                 "cuda",
             ],
-            "rebuild with `cargo build --release --features cuda`",
+            "rebuild with `cargo build --release --features cyclr-cli/cuda`",
         ),
         (
             vec![
