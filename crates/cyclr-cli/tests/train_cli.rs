@@ -493,7 +493,24 @@ fn recreate_smoke_writes_a_report_with_the_runs_real_numbers() {
         runs += 1;
     }
     assert_eq!(runs, 4, "baseline, triangular, triangular2, exp_range");
-    assert!(report.contains("## Verdict") && report.contains("than the baseline"));
+    // The verdict compares final with final and best with best, and says where the
+    // baseline peaked.
+    for part in [
+        "## Verdict",
+        "The fixed-LR baseline",
+        "against the baseline's final",
+        "against the baseline's best",
+        "One seed, so the seed noise is unknown",
+    ] {
+        assert!(report.contains(part), "{part:?} missing from: {report}");
+    }
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert!(
+        csv.lines().next().unwrap().contains(
+            "best_at_iteration,wall_s,iterations_to_baseline,iterations_to_baseline_best"
+        ),
+        "{csv}"
+    );
     assert!(report.contains("Hardware:") && report.contains("Seeds: 0"));
     let stdout = stdout(&o);
     assert!(stdout.contains("| baseline-seed0 |"), "{stdout}");
@@ -584,7 +601,11 @@ fn recreate_with_seeds_reports_mean_std_and_seed_noise() {
         html.contains("<th>final test acc (mean ± std)</th>"),
         "the per-policy table is in the HTML too"
     );
-    assert!(report.contains("seed noise (2 standard errors"), "{report}");
+    assert!(
+        report.contains("the seed noise: 2 standard errors"),
+        "{report}"
+    );
+    assert!(!report.contains("One seed"), "{report}");
     assert!(
         report.contains("given on the command line"),
         "bounds given: no range test"

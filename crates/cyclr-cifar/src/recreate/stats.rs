@@ -70,7 +70,7 @@ fn fmt_iters(v: &[Option<u64>]) -> String {
     }
     let mean = got.iter().sum::<u64>() / got.len() as u64;
     let mut t = if got.len() == 1 {
-        format!("{}", thousands(mean))
+        thousands(mean)
     } else {
         let (lo, hi) = (got.iter().min().unwrap(), got.iter().max().unwrap());
         format!(
@@ -90,7 +90,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
