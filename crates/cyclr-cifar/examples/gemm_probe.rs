@@ -1,43 +1,7 @@
-use gemm::{Parallelism, gemm};
+//! GFLOP/s of each layer's matrix product in each orientation, on one core, through the
+//! fused engine's own (bounds-checked) product.
+use cyclr_cifar::fused::mm;
 use std::time::Instant;
-
-#[allow(clippy::too_many_arguments)]
-fn mm(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    ldd: usize,
-    acc: bool,
-    a: &[f32],
-    (a_rs, a_cs): (usize, usize),
-    b: &[f32],
-    (b_rs, b_cs): (usize, usize),
-) {
-    unsafe {
-        gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            ldd as isize,
-            acc,
-            a.as_ptr(),
-            a_cs as isize,
-            a_rs as isize,
-            b.as_ptr(),
-            b_cs as isize,
-            b_rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
-    }
-}
 
 fn time(name: &str, flops: f64, mut f: impl FnMut()) {
     for _ in 0..50 {

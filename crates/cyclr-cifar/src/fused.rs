@@ -89,10 +89,12 @@ pub const NUM_PARAMS: usize = G2.at + G2.len;
 const CONV_PARAMS: usize = F1.at;
 
 /// `dst (m x n) = [dst +] a (m x k) * b (k x n)`, each given by pointer and (row, column)
-/// strides, so transposes cost nothing.
+/// strides, so transposes cost nothing. Public, but hidden, for the `gemm_probe` example,
+/// which times the engine's products in each orientation.
+#[doc(hidden)]
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn mm(
+pub fn mm(
     m: usize,
     n: usize,
     k: usize,
