@@ -46,11 +46,6 @@ pub(super) fn by_policy(runs: &[RunResult]) -> Vec<PolicyStats> {
     out
 }
 
-/// Accuracies as percent: one value, or the mean ± std across seeds.
-fn fmt_pct(v: &[f64]) -> String {
-    fmt_acc(v)
-}
-
 /// Signed differences in accuracy points, with their spread across seeds.
 fn fmt_points(v: &[f64]) -> String {
     let (m, s) = mean_std(v);
@@ -114,9 +109,17 @@ fn noise(diffs: &[f64]) -> String {
     format!(" ({beyond} the seed noise: 2 standard errors = {two_se:.2} points)")
 }
 
-/// A finished run with its accuracies.
+/// A finished run with its (final, best) test accuracy.
 fn accuracies(r: &RunResult) -> Option<(f64, f64)> {
     Some((r.final_test_accuracy?, r.best_test_accuracy?))
+}
+
+/// A finished run beside the finished baseline of its seed, with both runs' accuracies.
+struct Pair<'a> {
+    run: &'a RunResult,
+    base: &'a RunResult,
+    acc: (f64, f64),
+    base_acc: (f64, f64),
 }
 
 /// Plain sentences: where the baseline peaked and what overfitting cost it; then for each
@@ -124,29 +127,37 @@ fn accuracies(r: &RunResult) -> Option<(f64, f64)> {
 /// and best accuracy, and whether the advantage is mostly the baseline overtraining.
 /// With several seeds every difference is paired by seed and carries its spread.
 pub(super) fn conclusion(runs: &[RunResult]) -> Vec<String> {
-    let baselines: Vec<&RunResult> = runs
+    let baselines: Vec<(&RunResult, (f64, f64))> = runs
         .iter()
-        .filter(|r| r.baseline && accuracies(r).is_some())
+        .filter(|r| r.baseline)
+        .filter_map(|r| Some((r, accuracies(r)?)))
         .collect();
     if baselines.is_empty() {
         return vec!["no finished baseline run to compare with".into()];
     }
-    let b_final: Vec<f64> = baselines.iter().map(|b| accuracies(b).unwrap().0).collect();
-    let b_best: Vec<f64> = baselines.iter().map(|b| accuracies(b).unwrap().1).collect();
+    let b_final: Vec<f64> = baselines.iter().map(|(_, a)| a.0).collect();
+    let b_best: Vec<f64> = baselines.iter().map(|(_, a)| a.1).collect();
     let lost: Vec<f64> = b_best.iter().zip(&b_final).map(|(b, f)| b - f).collect();
     let (lost_mean, _) = mean_std(&lost);
-    let b_iterations = baselines.iter().map(|b| b.iterations).max().unwrap_or(0);
-    let peaks: Vec<Option<u64>> = baselines.iter().map(|b| b.best_at_iteration).collect();
-    let firsts: Vec<Option<u64>> = baselines.iter().map(|b| b.iterations_to_baseline).collect();
+    let b_iterations = baselines
+        .iter()
+        .map(|(b, _)| b.iterations)
+        .max()
+        .unwrap_or(0);
+    let peaks: Vec<Option<u64>> = baselines.iter().map(|(b, _)| b.best_at_iteration).collect();
+    let firsts: Vec<Option<u64>> = baselines
+        .iter()
+        .map(|(b, _)| b.iterations_to_baseline)
+        .collect();
     let mut lines = vec![if lost_mean * 100.0 >= 0.5 {
         format!(
             "The fixed-LR baseline peaked at {} at iteration {} of its {} and ended at {}: it \
              lost {} by overfitting after its peak. It had first reached its final accuracy at \
              iteration {}.",
-            fmt_pct(&b_best),
+            fmt_acc(&b_best),
             fmt_iters(&peaks),
             thousands(b_iterations),
-            fmt_pct(&b_final),
+            fmt_acc(&b_final),
             fmt_points(&lost).trim_start_matches('+'),
             fmt_iters(&firsts),
         )
@@ -154,9 +165,9 @@ pub(super) fn conclusion(runs: &[RunResult]) -> Vec<String> {
         format!(
             "The fixed-LR baseline ended at {} after {} iterations, within half a point of its \
              best ({} at iteration {}): it did not overtrain.",
-            fmt_pct(&b_final),
+            fmt_acc(&b_final),
             thousands(b_iterations),
-            fmt_pct(&b_best),
+            fmt_acc(&b_best),
             fmt_iters(&peaks),
         )
     }];
@@ -169,44 +180,39 @@ pub(super) fn conclusion(runs: &[RunResult]) -> Vec<String> {
     }
     for policy in policies {
         // Each run with the baseline of its own seed.
-        let pairs: Vec<(&RunResult, &RunResult)> = runs
+        let pairs: Vec<Pair> = runs
             .iter()
-            .filter(|r| r.policy == policy && accuracies(r).is_some())
-            .filter_map(|r| baselines.iter().find(|b| b.seed == r.seed).map(|b| (r, *b)))
+            .filter(|r| r.policy == policy)
+            .filter_map(|run| {
+                let acc = accuracies(run)?;
+                let &(base, base_acc) = baselines.iter().find(|(b, _)| b.seed == run.seed)?;
+                Some(Pair {
+                    run,
+                    base,
+                    acc,
+                    base_acc,
+                })
+            })
             .collect();
         if pairs.is_empty() {
             lines.push(format!("{policy} did not finish (see its run folder)."));
             continue;
         }
-        let finals: Vec<f64> = pairs
-            .iter()
-            .map(|(r, _)| accuracies(r).unwrap().0)
-            .collect();
-        let bests: Vec<f64> = pairs
-            .iter()
-            .map(|(r, _)| accuracies(r).unwrap().1)
-            .collect();
-        let d_final: Vec<f64> = pairs
-            .iter()
-            .map(|(r, b)| accuracies(r).unwrap().0 - accuracies(b).unwrap().0)
-            .collect();
-        let d_best: Vec<f64> = pairs
-            .iter()
-            .map(|(r, b)| accuracies(r).unwrap().1 - accuracies(b).unwrap().1)
-            .collect();
-        let iterations = pairs.iter().map(|(r, _)| r.iterations).max().unwrap_or(0);
-        let to_final: Vec<Option<u64>> = pairs
-            .iter()
-            .map(|(r, _)| r.iterations_to_baseline)
-            .collect();
+        let finals: Vec<f64> = pairs.iter().map(|p| p.acc.0).collect();
+        let bests: Vec<f64> = pairs.iter().map(|p| p.acc.1).collect();
+        let d_final: Vec<f64> = pairs.iter().map(|p| p.acc.0 - p.base_acc.0).collect();
+        let d_best: Vec<f64> = pairs.iter().map(|p| p.acc.1 - p.base_acc.1).collect();
+        let iterations = pairs.iter().map(|p| p.run.iterations).max().unwrap_or(0);
+        let to_final: Vec<Option<u64>> =
+            pairs.iter().map(|p| p.run.iterations_to_baseline).collect();
         let to_best: Vec<Option<u64>> = pairs
             .iter()
-            .map(|(r, _)| r.iterations_to_baseline_best)
+            .map(|p| p.run.iterations_to_baseline_best)
             .collect();
-        let b_peaks: Vec<Option<u64>> = pairs.iter().map(|(_, b)| b.best_at_iteration).collect();
+        let b_peaks: Vec<Option<u64>> = pairs.iter().map(|p| p.base.best_at_iteration).collect();
         let b_firsts: Vec<Option<u64>> = pairs
             .iter()
-            .map(|(_, b)| b.iterations_to_baseline)
+            .map(|p| p.base.iterations_to_baseline)
             .collect();
         let reach = |what: &str, v: &[Option<u64>], baseline: String| {
             if v.iter().all(Option::is_none) {
@@ -223,10 +229,10 @@ pub(super) fn conclusion(runs: &[RunResult]) -> Vec<String> {
              baseline's final, {}{}; best {} against the baseline's best, {}{}. It {}; it {}.",
             thousands(iterations),
             100.0 * iterations as f64 / b_iterations.max(1) as f64,
-            fmt_pct(&finals),
+            fmt_acc(&finals),
             fmt_points(&d_final),
             noise(&d_final),
-            fmt_pct(&bests),
+            fmt_acc(&bests),
             fmt_points(&d_best),
             noise(&d_best),
             reach(
