@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=bench/python.sh
 . bench/python.sh
 ROUNDS=${ROUNDS:-5}
-if [ "$ROUNDS" -lt 5 ]; then
+if ! [[ "$ROUNDS" =~ ^[0-9]+$ ]] || [ "$ROUNDS" -lt 5 ]; then
   echo "ROUNDS=$ROUNDS: give at least 5, or the median of the ratios means little" >&2
   exit 2
 fi

@@ -13,6 +13,10 @@ cd "$(dirname "$0")/.."
 # shellcheck source=bench/python.sh
 . bench/python.sh
 ROUNDS=${ROUNDS:-5}
+if ! [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]]; then
+  echo "ROUNDS=$ROUNDS: give a whole number of rounds, 1 or more" >&2
+  exit 2
+fi
 if [ -z "${THREADS:-}" ]; then
   THREADS=""; t=1; while [ "$t" -le "$(nproc)" ]; do THREADS="$THREADS $t"; t=$((t * 2)); done
 fi

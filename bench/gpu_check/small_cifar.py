@@ -13,10 +13,12 @@ images of each class in file order.
 Standard library only: the GPU machine has Python but nothing else of ours.
 """
 import argparse
+import gzip
 import io
 import os
 import sys
 import tarfile
+import zlib
 
 RECORD = 3073
 PER_FILE = 10_000
@@ -77,6 +79,11 @@ def fill(records, count):
 
 
 def expand(src, out_dir):
+    # Read the whole gzip stream first: its CRC, checked only at the end, is what catches
+    # a flipped byte (reading just the members stops short of it).
+    with gzip.open(src) as g:
+        while g.read(1 << 20):
+            pass
     with tarfile.open(src) as t:
         train = records_of(t.extractfile("train.bin").read())
         test = records_of(t.extractfile("test.bin").read())
@@ -105,7 +112,11 @@ ex = sub.add_parser("expand")
 ex.add_argument("src")
 ex.add_argument("out_dir")
 a = p.parse_args()
-if a.cmd == "pack":
-    pack(a.src, a.dst, a.train, a.test)
-else:
-    expand(a.src, a.out_dir)
+try:
+    if a.cmd == "pack":
+        pack(a.src, a.dst, a.train, a.test)
+    else:
+        expand(a.src, a.out_dir)
+except (OSError, EOFError, KeyError, tarfile.TarError, zlib.error) as e:
+    # A missing, truncated or corrupt archive: one line, not a traceback.
+    sys.exit(f"{a.src}: cannot read it ({e}); make it again with `small_cifar.py pack`")
