@@ -197,7 +197,8 @@ pub fn schedule_from_range_test(
     let policy = policy.unwrap_or(Policy::Triangular);
     if policy.cyclic_mode().is_none() {
         return Err(CliError::usage(format!(
-            "--from-range-test sets a cyclical schedule: use --policy triangular, triangular2 or exp_range, not {policy}"
+            "--from-range-test sets a cyclical schedule: use --policy {}, not {policy}",
+            cyclr::CyclicMode::ALL.map(|m| m.name()).join(", ")
         )));
     }
     if args.base_lr.is_some() || args.max_lr.is_some() {

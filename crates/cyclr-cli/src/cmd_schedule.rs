@@ -12,9 +12,10 @@ use crate::schedule_args::{ScheduleArgs, parse_policy, read_schedule_file, write
 
 #[derive(Debug, Args)]
 pub struct ScheduleCmd {
-    /// Policies: triangular triangular2 exp_range one_cycle sgdr fixed decay exp step linear
-    /// (several are drawn together to compare them).
-    #[arg(value_parser = parse_policy, value_name = "POLICY")]
+    #[arg(value_parser = parse_policy, value_name = "POLICY", help = format!(
+        "Policies: {} (several are drawn together to compare them)",
+        Policy::names()
+    ))]
     pub policies: Vec<Policy>,
     /// Number of steps to evaluate, 0..N-1 (default: three cycles, or the whole schedule).
     #[arg(long)]
@@ -38,34 +39,6 @@ pub struct ScheduleCmd {
     pub schedule: ScheduleArgs,
 }
 
-/// A length that shows a schedule's shape: three cycles, or the whole of a finite one.
-/// Saturating, so huge step sizes meet the --steps limit's message instead of wrapping.
-pub fn default_steps(s: &Schedule) -> u64 {
-    use cyclr::ScheduleConfig as C;
-    match s.config() {
-        C::Triangular(c) | C::Triangular2(c) | C::ExpRange(c) => {
-            let period = c
-                .step_size_up
-                .saturating_add(c.step_size_down.unwrap_or(c.step_size_up));
-            period.saturating_mul(3)
-        }
-        C::OneCycle(c) => c.total_steps,
-        C::Sgdr(c) => {
-            let cycles = c
-                .t_mult
-                .saturating_mul(c.t_mult)
-                .saturating_add(c.t_mult)
-                .saturating_add(1);
-            c.t0.saturating_mul(cycles)
-        }
-        C::Decay(c) => c.step_size.saturating_mul(2),
-        C::Step(c) => c.step_size.saturating_mul(4),
-        C::Linear(c) => c.steps.saturating_add(1),
-        C::Exp(_) | C::Fixed(_) => 10_000,
-        C::Sequence(c) => c.boundaries.last().map_or(10_000, |b| b.saturating_mul(2)),
-    }
-}
-
 pub fn run(cmd: ScheduleCmd) -> CliResult {
     let schedules: Vec<Schedule> = match &cmd.config {
         Some(path) => {
@@ -83,9 +56,13 @@ pub fn run(cmd: ScheduleCmd) -> CliResult {
         }
         None => cmd.schedule.schedules(&cmd.policies)?,
     };
-    let steps = cmd
-        .steps
-        .unwrap_or_else(|| schedules.iter().map(default_steps).max().unwrap_or(1000));
+    let steps = cmd.steps.unwrap_or_else(|| {
+        schedules
+            .iter()
+            .map(|s| s.horizon().span)
+            .max()
+            .unwrap_or(1000)
+    });
     if steps == 0 {
         return Err(CliError::usage("--steps is 0: give at least 1"));
     }

@@ -14,8 +14,7 @@ use crate::schedule_args::{ScheduleArgs, parse_policy, schedule_from};
 
 #[derive(Debug, Args)]
 pub struct TrainCmd {
-    /// Schedule policy: triangular triangular2 exp_range one_cycle sgdr fixed decay exp step linear.
-    #[arg(long, value_parser = parse_policy)]
+    #[arg(long, value_parser = parse_policy, help = format!("Schedule policy: {}", Policy::names()))]
     pub policy: Option<Policy>,
     /// Read the schedule from a TOML (or .json) file instead of flags.
     #[arg(long, value_name = "FILE")]

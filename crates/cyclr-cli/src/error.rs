@@ -64,4 +64,10 @@ impl From<cyclr::ScheduleError> for CliError {
     }
 }
 
+/// The flag of a library parameter: its config name in kebab-case (`base_lr` is
+/// `--base-lr`). The one place where the library's names become the CLI's.
+pub fn flag(parameter: &str) -> String {
+    format!("--{}", parameter.replace('_', "-"))
+}
+
 pub type CliResult<T = ()> = Result<T, CliError>;

@@ -1,285 +1,234 @@
 //! The schedule options shared by `cyclr schedule`, `cyclr train` and friends, named after
 //! PyTorch's arguments in kebab-case, and their translation into a [`ScheduleConfig`].
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
-use cyclr::{
-    AnnealStrategy, CyclicConfig, DecayConfig, ExpConfig, FixedConfig, LinearConfig,
-    OneCycleConfig, Policy, ScaleMode, Schedule, ScheduleConfig, SgdrConfig, StepDecayConfig,
-};
+use clap::Args;
+use cyclr::{Parameter, ParameterError, Policy, Schedule, ScheduleError};
+use serde::Serialize;
 
-use crate::error::{CliError, CliResult};
+use crate::error::{CliError, CliResult, flag};
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ScaleModeArg {
-    Cycle,
-    Iterations,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum AnnealArg {
-    Cos,
-    Linear,
-}
-
-#[derive(Debug, Clone, Default, Args)]
+/// The schedule flags. Each is the config's parameter of the same name in kebab-case (its
+/// serde name), so a schedule is built from the flags that were given by the config's own
+/// `Deserialize`, with no per-policy code here.
+#[derive(Debug, Clone, Default, Args, Serialize)]
 #[command(next_help_heading = "Schedule options (PyTorch's names)")]
 pub struct ScheduleArgs {
     /// Base (lowest) learning rate; the rate of `fixed`, `exp` and `step`.
     #[arg(long, value_name = "LR", allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub base_lr: Option<f64>,
     /// Maximum (peak) learning rate.
     #[arg(long, value_name = "LR", allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_lr: Option<f64>,
     /// Steps from base to max: the paper's stepsize, half a cycle (also the step size of
     /// `decay` and `step`).
     #[arg(long, visible_alias = "step-size", value_name = "STEPS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub step_size_up: Option<u64>,
     /// Steps from max back to base (default: --step-size-up).
     #[arg(long, value_name = "STEPS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub step_size_down: Option<u64>,
     /// Decay factor: exp_range's amplitude gamma^step, `exp`'s gamma^step, `step`'s factor.
     #[arg(long, allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gamma: Option<f64>,
-    /// Evaluate the amplitude scale on the cycle number or the step.
-    #[arg(long, value_enum)]
-    pub scale_mode: Option<ScaleModeArg>,
+    /// Evaluate the amplitude scale on the cycle number or the step: `cycle` or
+    /// `iterations`.
+    #[arg(long, value_name = "MODE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale_mode: Option<String>,
     /// Lowest momentum (at the learning-rate peak); cycles momentum with --max-momentum.
     #[arg(long, allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub base_momentum: Option<f64>,
     /// Highest momentum (at the base learning rate).
     #[arg(long, allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_momentum: Option<f64>,
     /// Cycle momentum between PyTorch's defaults 0.85 and 0.95.
     #[arg(long)]
+    #[serde(skip)]
     pub cycle_momentum: bool,
     /// one_cycle: length of the whole schedule in steps; linear: length of the ramp.
     #[arg(long, value_name = "STEPS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub total_steps: Option<u64>,
     /// one_cycle: fraction of the steps spent warming up (default 0.3).
     #[arg(long, allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pct_start: Option<f64>,
-    /// one_cycle: annealing shape (default cos).
-    #[arg(long, value_enum)]
-    pub anneal_strategy: Option<AnnealArg>,
+    /// one_cycle: annealing shape, `cos` (default) or `linear`.
+    #[arg(long, value_name = "SHAPE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anneal_strategy: Option<String>,
     /// one_cycle: initial rate = max_lr / div_factor (default 25).
     #[arg(long, allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub div_factor: Option<f64>,
     /// one_cycle: final rate = initial / final_div_factor (default 1e4).
     #[arg(long, allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub final_div_factor: Option<f64>,
     /// one_cycle: warm up, come back down symmetrically, then anneal.
     #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub three_phase: bool,
     /// sgdr: steps in the first cycle.
     #[arg(long, value_name = "STEPS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub t0: Option<u64>,
     /// sgdr: each cycle is this many times longer than the last (default 1).
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub t_mult: Option<u64>,
     /// sgdr: the floor of the cosine (default 0).
     #[arg(long, allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_lr: Option<f64>,
     /// linear: the first rate.
     #[arg(long, allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub start_lr: Option<f64>,
     /// linear: the last rate.
     #[arg(long, allow_negative_numbers = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_lr: Option<f64>,
 }
 
-/// Hands out option values and remembers which were used, so that an option no chosen
-/// policy uses is reported instead of silently ignored.
-struct Taker<'a> {
-    args: &'a ScheduleArgs,
-    policy: Policy,
-    used: &'a mut BTreeSet<&'static str>,
-}
-
-impl Taker<'_> {
-    fn opt<T: Copy>(&mut self, name: &'static str, v: Option<T>) -> Option<T> {
-        self.used.insert(name);
-        v
-    }
-
-    fn req<T: Copy>(&mut self, name: &'static str, v: Option<T>, what: &str) -> CliResult<T> {
-        self.opt(name, v)
-            .ok_or_else(|| CliError::usage(format!("{} needs --{name} ({what})", self.policy)))
-    }
-
-    fn momentum(&mut self) -> (Option<f64>, Option<f64>) {
-        let a = self.args;
-        let b = self.opt("base-momentum", a.base_momentum);
-        let m = self.opt("max-momentum", a.max_momentum);
-        if self.opt("cycle-momentum", Some(a.cycle_momentum)) == Some(true) {
-            let d = cyclr::MomentumRange::PYTORCH_DEFAULT;
-            (b.or(Some(d.base_momentum)), m.or(Some(d.max_momentum)))
-        } else {
-            (b, m)
-        }
-    }
-
-    fn config(&mut self) -> CliResult<ScheduleConfig> {
-        let a = self.args;
-        let policy = self.policy;
-        Ok(match policy {
-            Policy::Triangular | Policy::Triangular2 | Policy::ExpRange => {
-                let mut c = CyclicConfig::new(
-                    self.req("base-lr", a.base_lr, "the lowest learning rate, e.g. 0.001")?,
-                    self.req("max-lr", a.max_lr, "the peak learning rate, e.g. 0.006")?,
-                    self.req(
-                        "step-size-up",
-                        a.step_size_up,
-                        "half a cycle in steps, 2-10 epochs' worth, e.g. 2000",
-                    )?,
-                );
-                c.step_size_down = self.opt("step-size-down", a.step_size_down);
-                c.scale_mode = self.opt("scale-mode", a.scale_mode).map(|s| match s {
-                    ScaleModeArg::Cycle => ScaleMode::Cycle,
-                    ScaleModeArg::Iterations => ScaleMode::Iterations,
-                });
-                (c.base_momentum, c.max_momentum) = self.momentum();
-                match policy {
-                    Policy::Triangular => ScheduleConfig::Triangular(c),
-                    Policy::Triangular2 => ScheduleConfig::Triangular2(c),
-                    _ => {
-                        c.gamma = Some(self.req(
-                            "gamma",
-                            a.gamma,
-                            "the amplitude decay per step, e.g. 0.99994",
-                        )?);
-                        ScheduleConfig::ExpRange(c)
-                    }
-                }
-            }
-            Policy::OneCycle => {
-                let mut c = OneCycleConfig::new(
-                    self.req("max-lr", a.max_lr, "the peak learning rate, e.g. 0.01")?,
-                    self.req(
-                        "total-steps",
-                        a.total_steps,
-                        "the length of the run in steps",
-                    )?,
-                );
-                if let Some(p) = self.opt("pct-start", a.pct_start) {
-                    c.pct_start = p;
-                }
-                if let Some(s) = self.opt("anneal-strategy", a.anneal_strategy) {
-                    c.anneal_strategy = match s {
-                        AnnealArg::Cos => AnnealStrategy::Cos,
-                        AnnealArg::Linear => AnnealStrategy::Linear,
-                    };
-                }
-                if let Some(d) = self.opt("div-factor", a.div_factor) {
-                    c.div_factor = d;
-                }
-                if let Some(d) = self.opt("final-div-factor", a.final_div_factor) {
-                    c.final_div_factor = d;
-                }
-                c.three_phase = self
-                    .opt("three-phase", Some(a.three_phase))
-                    .unwrap_or(false);
-                (c.base_momentum, c.max_momentum) = self.momentum();
-                ScheduleConfig::OneCycle(c)
-            }
-            Policy::Sgdr => {
-                let mut c = SgdrConfig::new(
-                    self.req("max-lr", a.max_lr, "the rate at each restart, e.g. 0.01")?,
-                    self.req("t0", a.t0, "steps in the first cycle, e.g. 1000")?,
-                );
-                c.t_mult = self.opt("t-mult", a.t_mult).unwrap_or(1);
-                c.min_lr = self.opt("min-lr", a.min_lr).unwrap_or(0.0);
-                ScheduleConfig::Sgdr(c)
-            }
-            Policy::Fixed => ScheduleConfig::Fixed(FixedConfig::new(self.req(
-                "base-lr",
-                a.base_lr,
-                "the learning rate, e.g. 0.001",
-            )?)),
-            Policy::Decay => ScheduleConfig::Decay(DecayConfig::new(
-                self.req("base-lr", a.base_lr, "the rate decayed to, e.g. 0.001")?,
-                self.req("max-lr", a.max_lr, "the starting rate, e.g. 0.006")?,
-                self.req("step-size-up", a.step_size_up, "the steps the decay takes")?,
-            )),
-            Policy::Exp => ScheduleConfig::Exp(ExpConfig::new(
-                self.req("base-lr", a.base_lr, "the starting rate, e.g. 0.006")?,
-                self.req("gamma", a.gamma, "the factor per step, e.g. 0.99994")?,
-            )),
-            Policy::Step => ScheduleConfig::Step(StepDecayConfig::new(
-                self.req("base-lr", a.base_lr, "the starting rate, e.g. 0.01")?,
-                self.req("step-size-up", a.step_size_up, "steps between decays")?,
-                self.req("gamma", a.gamma, "the factor at each decay, e.g. 0.1")?,
-            )),
-            Policy::Linear => ScheduleConfig::Linear(LinearConfig::new(
-                self.req("start-lr", a.start_lr, "the first rate")?,
-                self.req("end-lr", a.end_lr, "the last rate")?,
-                self.req("total-steps", a.total_steps, "the length of the ramp")?,
-            )),
-            Policy::Sequence => {
-                return Err(CliError::usage(
-                    "a sequence cannot be given with flags: write it in a TOML file and pass --config FILE",
-                ));
-            }
-        })
-    }
-}
-
 impl ScheduleArgs {
-    /// The options the user actually gave, by flag name.
-    fn given(&self) -> Vec<&'static str> {
-        let mut g = Vec::new();
-        macro_rules! check {
-            ($($field:ident => $name:literal),*) => {$(
-                if self.$field.is_some() { g.push($name); }
-            )*};
-        }
-        check!(base_lr => "base-lr", max_lr => "max-lr", step_size_up => "step-size-up",
-            step_size_down => "step-size-down", gamma => "gamma", scale_mode => "scale-mode",
-            base_momentum => "base-momentum", max_momentum => "max-momentum",
-            total_steps => "total-steps", pct_start => "pct-start",
-            anneal_strategy => "anneal-strategy", div_factor => "div-factor",
-            final_div_factor => "final-div-factor", t0 => "t0", t_mult => "t-mult",
-            min_lr => "min-lr", start_lr => "start-lr", end_lr => "end-lr");
+    /// The parameters given, by their config names, in the order of the struct.
+    fn given(&self) -> Vec<(String, Parameter)> {
+        let mut given = cyclr::parameters::parameters_of(self);
         if self.cycle_momentum {
-            g.push("cycle-momentum");
+            // PyTorch's defaults, for whichever of the two was not given.
+            let d = cyclr::MomentumRange::PYTORCH_DEFAULT;
+            for (name, value) in [
+                ("base_momentum", d.base_momentum),
+                ("max_momentum", d.max_momentum),
+            ] {
+                if !given.iter().any(|(n, _)| n == name) {
+                    given.push((name.to_string(), Parameter::Float(value)));
+                }
+            }
         }
-        if self.three_phase {
-            g.push("three-phase");
+        given
+    }
+
+    /// The flags given, for messages.
+    fn given_flags(&self) -> Vec<String> {
+        let mut flags: Vec<String> = self.given().iter().map(|(n, _)| flag(n)).collect();
+        if self.cycle_momentum {
+            flags.retain(|f| f != "--base-momentum" && f != "--max-momentum");
+            flags.push("--cycle-momentum".into());
         }
-        g
+        flags
     }
 
     pub fn is_empty(&self) -> bool {
-        self.given().is_empty()
+        self.given_flags().is_empty()
     }
 
-    /// Builds and validates one schedule per policy. Every option given must be used by at
-    /// least one of them.
+    /// Builds and validates one schedule per policy. With several policies, each takes the
+    /// parameters it accepts; every parameter given must be taken by at least one of them.
     pub fn schedules(&self, policies: &[Policy]) -> CliResult<Vec<Schedule>> {
-        let mut used = BTreeSet::new();
+        let given = self.given();
+        let mut used = vec![false; given.len()];
         let mut out = Vec::new();
         for &policy in policies {
-            let config = Taker {
-                args: self,
-                policy,
-                used: &mut used,
+            let mut take: Vec<bool> = given
+                .iter()
+                .map(|(n, _)| policies.len() == 1 || policy.parameters().contains(&n.as_str()))
+                .collect();
+            let schedule = loop {
+                let params = given
+                    .iter()
+                    .zip(&take)
+                    .filter(|(_, t)| **t)
+                    .map(|((n, v), _)| (n.as_str(), v.clone()));
+                match Schedule::from_parameters(policy, params) {
+                    // A parameter the config has but this policy refuses (gamma for
+                    // triangular) is left to the other policies asked for.
+                    Err(ParameterError::Schedule {
+                        source: ScheduleError::NotApplicable { parameter, .. },
+                        ..
+                    }) if policies.len() > 1 => {
+                        match given.iter().position(|(n, _)| n == parameter) {
+                            Some(i) if take[i] => take[i] = false,
+                            _ => return Err(parameter_error(policy, parameter)),
+                        }
+                    }
+                    Err(e) => return Err(schedule_error(e)),
+                    Ok(s) => break s,
+                }
+            };
+            for (u, t) in used.iter_mut().zip(&take) {
+                *u |= *t;
             }
-            .config()?;
-            let schedule = config
-                .init()
-                .map_err(|e| CliError::usage(format!("{policy}: {e}")))?;
             out.push(schedule);
         }
-        if let Some(unused) = self.given().into_iter().find(|g| !used.contains(g)) {
+        if let Some(i) = used.iter().position(|u| !u) {
             let names: Vec<_> = policies.iter().map(|p| p.name()).collect();
             return Err(CliError::usage(format!(
-                "--{unused} does not apply to {}: remove it",
+                "{} does not apply to {}: remove it",
+                flag(&given[i].0),
                 names.join(", ")
             )));
         }
         Ok(out)
+    }
+}
+
+fn parameter_error(policy: Policy, parameter: &str) -> CliError {
+    CliError::usage(format!(
+        "{} does not apply to {policy}: remove it",
+        flag(parameter)
+    ))
+}
+
+/// The first clause of a schedule flag's help, lower-cased, as a hint in a message; `None`
+/// when the parameter has no flag (a sequence's schedules).
+fn flag_help(parameter: &str) -> Option<String> {
+    let cmd = <ScheduleArgs as Args>::augment_args(clap::Command::new("schedule"));
+    let arg = cmd.get_arguments().find(|a| a.get_id() == parameter)?;
+    let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+    let first = help
+        .split([';', ':'])
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('.');
+    let mut chars = first.chars();
+    Some(match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    })
+}
+
+/// A schedule that cannot be built from the flags, in the flags' words.
+fn schedule_error(e: ParameterError) -> CliError {
+    match e {
+        ParameterError::Missing { policy, parameter } => match flag_help(parameter) {
+            Some(help) => CliError::usage(format!("{policy} needs {} ({help})", flag(parameter))),
+            None => CliError::usage(format!(
+                "{policy} needs {parameter}, which has no flag: write it in a TOML \
+                 file and pass --config FILE"
+            )),
+        },
+        ParameterError::NotApplicable { policy, parameter } => parameter_error(policy, &parameter),
+        ParameterError::Invalid { policy, message } => {
+            CliError::usage(format!("{policy}: {message}"))
+        }
+        ParameterError::Schedule { policy, source } => match source {
+            ScheduleError::NotApplicable { parameter, .. } => parameter_error(policy, parameter),
+            ScheduleError::MissingGamma { .. } => CliError::usage(format!(
+                "{policy} needs --gamma ({})",
+                flag_help("gamma").unwrap_or_default()
+            )),
+            other => CliError::usage(format!("{policy}: {other}")),
+        },
     }
 }
 
@@ -378,9 +327,9 @@ pub fn schedule_from(
             "give either a policy with flags or --config FILE, not both",
         )),
         (None, Some(path)) => {
-            if let Some(g) = args.given().first() {
+            if let Some(g) = args.given_flags().first() {
                 return Err(CliError::usage(format!(
-                    "--{g} conflicts with --config: put it in the config file instead"
+                    "{g} conflicts with --config: put it in the config file instead"
                 )));
             }
             read_schedule_file(path)

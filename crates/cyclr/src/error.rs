@@ -75,7 +75,9 @@ pub enum ScheduleError {
     },
 
     /// A policy that needs `gamma` (exp_range) was given none.
-    #[error("the {policy} policy needs gamma (for example --gamma 0.99994)")]
+    #[error(
+        "the {policy} policy needs gamma, the amplitude's decay per step (for example 0.99994)"
+    )]
     MissingGamma {
         /// The policy's name.
         policy: &'static str,

@@ -22,14 +22,17 @@
 
 pub mod error;
 pub mod momentum;
+pub mod parameters;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod policy;
 pub mod range_test;
+pub mod registry;
 pub mod schedule;
 
 pub use error::ScheduleError;
 pub use momentum::MomentumRange;
+pub use parameters::{Parameter, ParameterError};
 pub use policy::cyclic::{CustomCyclic, Cyclic, CyclicConfig, CyclicMode, ScaleMode};
 pub use policy::decay::{Decay, DecayConfig};
 pub use policy::exp::{Exp, ExpConfig};
@@ -40,4 +43,5 @@ pub use policy::one_cycle::{AnnealStrategy, OneCycle, OneCycleConfig};
 pub use policy::sequence::{Sequence, SequenceConfig};
 pub use policy::sgdr::{Sgdr, SgdrConfig};
 pub use policy::step_decay::{StepDecay, StepDecayConfig};
+pub use registry::{Horizon, PolicySchedule};
 pub use schedule::{LrSchedule, Policy, Schedule, ScheduleConfig, UnknownPolicy};

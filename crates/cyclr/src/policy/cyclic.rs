@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ScheduleError, gamma, rate_range, steps};
 use crate::momentum::MomentumRange;
-use crate::schedule::LrSchedule;
+use crate::registry::{Horizon, PolicySchedule};
+use crate::schedule::{LrSchedule, Policy};
 
 /// How the amplitude `max_lr - base_lr` shrinks over training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -21,13 +22,16 @@ pub enum CyclicMode {
 }
 
 impl CyclicMode {
+    /// Every mode.
+    pub const ALL: [CyclicMode; 3] = [
+        CyclicMode::Triangular,
+        CyclicMode::Triangular2,
+        CyclicMode::ExpRange,
+    ];
+
     /// The policy name in config files: `triangular`, `triangular2` or `exp_range`.
     pub fn name(self) -> &'static str {
-        match self {
-            CyclicMode::Triangular => "triangular",
-            CyclicMode::Triangular2 => "triangular2",
-            CyclicMode::ExpRange => "exp_range",
-        }
+        Policy::from(self).name()
     }
 
     /// What the amplitude scale is a function of, unless the config says otherwise.
@@ -35,6 +39,16 @@ impl CyclicMode {
         match self {
             CyclicMode::Triangular | CyclicMode::Triangular2 => ScaleMode::Cycle,
             CyclicMode::ExpRange => ScaleMode::Iterations,
+        }
+    }
+}
+
+impl From<CyclicMode> for Policy {
+    fn from(mode: CyclicMode) -> Self {
+        match mode {
+            CyclicMode::Triangular => Policy::Triangular,
+            CyclicMode::Triangular2 => Policy::Triangular2,
+            CyclicMode::ExpRange => Policy::ExpRange,
         }
     }
 }
@@ -274,6 +288,21 @@ impl LrSchedule for Cyclic {
     fn momentum(&self, step: u64) -> Option<f64> {
         self.momentum?;
         self.lr_scaled(step, |x| self.builtin_scale(x)).1
+    }
+}
+
+impl PolicySchedule for Cyclic {
+    type Config = CyclicConfig;
+    fn config(&self) -> &CyclicConfig {
+        &self.config
+    }
+    /// Three cycles show the shape; a cyclical schedule goes on.
+    fn horizon(&self) -> Horizon {
+        Horizon::open(
+            self.step_size_up
+                .saturating_add(self.step_size_down)
+                .saturating_mul(3),
+        )
     }
 }
 

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ScheduleError, rate_range, steps};
+use crate::registry::{Horizon, PolicySchedule};
 use crate::schedule::LrSchedule;
 
 /// Parameters of the decay policy, as written in a config file.
@@ -15,6 +16,7 @@ pub struct DecayConfig {
     /// The max learning rate: where the decay starts, at least `base_lr`.
     pub max_lr: f64,
     /// Steps from max to base learning rate: the paper's stepsize, at least 1.
+    #[serde(alias = "step_size_up")]
     pub step_size: u64,
 }
 
@@ -57,6 +59,17 @@ impl Decay {
     /// The parameters it was built from.
     pub fn config(&self) -> &DecayConfig {
         &self.config
+    }
+}
+
+impl PolicySchedule for Decay {
+    type Config = DecayConfig;
+    fn config(&self) -> &DecayConfig {
+        &self.config
+    }
+    /// Goes on (holds base_lr); the decay and as long again.
+    fn horizon(&self) -> Horizon {
+        Horizon::open(self.config.step_size.saturating_mul(2))
     }
 }
 

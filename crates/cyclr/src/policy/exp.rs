@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ScheduleError, gamma, rate};
+use crate::registry::{Horizon, PolicySchedule};
 use crate::schedule::LrSchedule;
 
 /// Parameters of the exp policy, as written in a config file.
@@ -47,6 +48,17 @@ impl Exp {
     /// The parameters it was built from.
     pub fn config(&self) -> &ExpConfig {
         &self.config
+    }
+}
+
+impl PolicySchedule for Exp {
+    type Config = ExpConfig;
+    fn config(&self) -> &ExpConfig {
+        &self.config
+    }
+    /// Goes on; a round 10,000 steps.
+    fn horizon(&self) -> Horizon {
+        Horizon::open(10_000)
     }
 }
 

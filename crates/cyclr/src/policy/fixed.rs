@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ScheduleError, rate};
+use crate::registry::{Horizon, PolicySchedule};
 use crate::schedule::LrSchedule;
 
 /// Parameters of the fixed policy, as written in a config file.
@@ -44,6 +45,17 @@ impl Fixed {
     /// The parameters it was built from.
     pub fn config(&self) -> &FixedConfig {
         &self.config
+    }
+}
+
+impl PolicySchedule for Fixed {
+    type Config = FixedConfig;
+    fn config(&self) -> &FixedConfig {
+        &self.config
+    }
+    /// Goes on; nothing to show past any step, so a round 10,000.
+    fn horizon(&self) -> Horizon {
+        Horizon::open(10_000)
     }
 }
 

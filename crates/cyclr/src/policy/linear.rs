@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ScheduleError, rate, steps};
+use crate::registry::{Horizon, PolicySchedule};
 use crate::schedule::LrSchedule;
 
 /// Parameters of a linear schedule, as written in a config file.
@@ -15,6 +16,7 @@ pub struct LinearConfig {
     /// The learning rate from step `steps` on, 0 or more; above or below `start_lr`.
     pub end_lr: f64,
     /// Steps from `start_lr` to `end_lr`, at least 1.
+    #[serde(alias = "total_steps")]
     pub steps: u64,
 }
 
@@ -58,6 +60,17 @@ impl Linear {
     /// The parameters it was built from.
     pub fn config(&self) -> &LinearConfig {
         &self.config
+    }
+}
+
+impl PolicySchedule for Linear {
+    type Config = LinearConfig;
+    fn config(&self) -> &LinearConfig {
+        &self.config
+    }
+    /// Goes on (holds end_lr); the ramp and its last value.
+    fn horizon(&self) -> Horizon {
+        Horizon::open(self.config.steps.saturating_add(1))
     }
 }
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ScheduleError, finite, positive, rate, steps};
 use crate::momentum::MomentumRange;
+use crate::registry::{Horizon, PolicySchedule};
 use crate::schedule::LrSchedule;
 
 /// How 1cycle moves between the two ends of a phase (PyTorch's `anneal_strategy`).
@@ -221,6 +222,17 @@ impl OneCycle {
             start_step = phase.end_step;
         }
         unreachable!("the last phase always matches")
+    }
+}
+
+impl PolicySchedule for OneCycle {
+    type Config = OneCycleConfig;
+    fn config(&self) -> &OneCycleConfig {
+        &self.config
+    }
+    /// Over at `total_steps`; past it the rate holds.
+    fn horizon(&self) -> Horizon {
+        Horizon::ends_at(self.config.total_steps)
     }
 }
 

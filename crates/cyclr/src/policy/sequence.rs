@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ScheduleError;
 use crate::policy::join::Join;
+use crate::policy::linear::LinearConfig;
+use crate::registry::{Horizon, PolicySchedule};
 use crate::schedule::{LrSchedule, Schedule, ScheduleConfig};
 
 /// Plain parameters of a [`Sequence`]: config schedules and the steps where each next one
@@ -20,6 +22,32 @@ pub struct SequenceConfig {
 }
 
 impl SequenceConfig {
+    /// A linear warm-up from 0 to `then`'s first learning rate over `warmup_steps`, then
+    /// `then` from its own step 0: a warm-up written as a join of existing schedules, the
+    /// way optax writes `warmup_cosine_decay_schedule`. `init` validates both (an invalid
+    /// `then` is reported as schedule 1 of the sequence).
+    ///
+    /// ```
+    /// use cyclr::{CyclicConfig, LrSchedule, ScheduleConfig, SequenceConfig};
+    ///
+    /// let tri = ScheduleConfig::Triangular(CyclicConfig::new(0.001, 0.006, 100));
+    /// let s = SequenceConfig::warmup(50, tri).init().unwrap();
+    /// assert_eq!(s.lr(0), 0.0);
+    /// assert!((s.lr(25) - 0.0005).abs() < 1e-15);
+    /// assert_eq!(s.lr(50), 0.001); // triangular's step 0
+    /// ```
+    pub fn warmup(warmup_steps: u64, then: ScheduleConfig) -> Self {
+        // An invalid `then` fails init as schedule 1; the ramp's target does not matter then.
+        let target = then.clone().init().map_or(0.0, |s| s.lr(0));
+        SequenceConfig {
+            boundaries: vec![warmup_steps],
+            schedules: vec![
+                ScheduleConfig::Linear(LinearConfig::new(0.0, target, warmup_steps)),
+                then,
+            ],
+        }
+    }
+
     /// Validates the boundaries and every schedule, and builds the sequence.
     pub fn init(self) -> Result<Sequence, ScheduleError> {
         if self.schedules.is_empty() {
@@ -84,6 +112,25 @@ impl Sequence {
     /// The joined schedules, in order.
     pub fn schedules(&self) -> &[Schedule] {
         self.join.schedules()
+    }
+}
+
+impl PolicySchedule for Sequence {
+    type Config = SequenceConfig;
+    fn config(&self) -> &SequenceConfig {
+        &self.config
+    }
+    /// Ends when its last schedule ends; twice its last boundary shows the joins.
+    fn horizon(&self) -> Horizon {
+        let start = self.config.boundaries.last().copied();
+        let end = match (self.schedules().last().and_then(|s| s.horizon().end), start) {
+            (Some(last), start) => Some(start.unwrap_or(0).saturating_add(last)),
+            (None, _) => None,
+        };
+        Horizon {
+            end,
+            span: start.map_or(10_000, |b| b.saturating_mul(2)),
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ScheduleError, rate, steps};
+use crate::registry::{Horizon, PolicySchedule};
 use crate::schedule::LrSchedule;
 
 /// Parameters of an SGDR schedule, as written in a config file.
@@ -112,6 +113,20 @@ impl Sgdr {
                 _ => return (step - start, len),
             }
         }
+    }
+}
+
+impl PolicySchedule for Sgdr {
+    type Config = SgdrConfig;
+    fn config(&self) -> &SgdrConfig {
+        &self.config
+    }
+    /// Goes on; three cycles show the shape.
+    fn horizon(&self) -> Horizon {
+        let m = self.config.t_mult;
+        // Three cycles: t0 * (1 + t_mult + t_mult^2).
+        let cycles = m.saturating_mul(m).saturating_add(m).saturating_add(1);
+        Horizon::open(self.config.t0.saturating_mul(cycles))
     }
 }
 

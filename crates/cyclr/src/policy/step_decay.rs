@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ScheduleError, gamma, rate, steps};
+use crate::registry::{Horizon, PolicySchedule};
 use crate::schedule::LrSchedule;
 
 /// Parameters of step decay, as written in a config file (PyTorch's names).
@@ -12,6 +13,7 @@ pub struct StepDecayConfig {
     /// The learning rate of the first `step_size` steps, 0 or more.
     pub base_lr: f64,
     /// Steps between two drops, at least 1.
+    #[serde(alias = "step_size_up")]
     pub step_size: u64,
     /// The factor applied at every drop, in (0, 1].
     pub gamma: f64,
@@ -57,6 +59,17 @@ impl StepDecay {
     /// The parameters it was built from.
     pub fn config(&self) -> &StepDecayConfig {
         &self.config
+    }
+}
+
+impl PolicySchedule for StepDecay {
+    type Config = StepDecayConfig;
+    fn config(&self) -> &StepDecayConfig {
+        &self.config
+    }
+    /// Goes on; four decays show the shape.
+    fn horizon(&self) -> Horizon {
+        Horizon::open(self.config.step_size.saturating_mul(4))
     }
 }
 
