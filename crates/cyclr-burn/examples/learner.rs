@@ -63,7 +63,7 @@ fn main() {
             .expect("valid schedule");
     // SGD whose momentum the scheduler sets at every step (burn's own fixes it at build).
     let (optim, momentum) = OptimizerConfig::sgd().init();
-    let scheduler = CyclrScheduler::new(schedule).with_momentum(momentum);
+    let scheduler = CyclrScheduler::with_momentum(schedule, momentum);
     let mut learner = Learner::new(model, optim, scheduler);
 
     let xs: Vec<f32> = (0..32).map(|i| i as f32 / 16.0 - 1.0).collect();

@@ -290,7 +290,7 @@ fn learner(schedule: &Schedule, device: &Device) -> Learner<RingNet> {
     Learner::new(
         model,
         optim,
-        CyclrScheduler::new(schedule.clone()).with_momentum(momentum),
+        CyclrScheduler::with_momentum(schedule.clone(), momentum),
     )
 }
 

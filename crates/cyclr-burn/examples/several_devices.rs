@@ -82,7 +82,7 @@ pub fn rates_under(
     let learner = Learner::new(
         model,
         optim,
-        CyclrScheduler::new(schedule.clone()).with_momentum(momentum),
+        CyclrScheduler::with_momentum(schedule.clone(), momentum),
     );
     let log = LrLog {
         rates: Arc::default(),

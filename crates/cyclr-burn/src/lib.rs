@@ -19,7 +19,7 @@
 //! .init()
 //! .unwrap();
 //! let (optim, momentum) = OptimizerConfig::sgd().init();
-//! let scheduler = CyclrScheduler::new(schedule).with_momentum(momentum);
+//! let scheduler = CyclrScheduler::with_momentum(schedule, momentum);
 //! // `burn::train::Learner::new(model, optim, scheduler)`
 //! # let _ = (optim, scheduler);
 //! ```

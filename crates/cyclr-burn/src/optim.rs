@@ -154,27 +154,23 @@ impl OptimizerConfig {
         self
     }
 
-    /// Checks the parameters; the message says what to change.
-    pub fn validate(&self) -> Result<(), String> {
-        let unit = |name: &str, v: f64| {
-            if v.is_finite() && (0.0..1.0).contains(&v) {
+    /// Checks the parameters; the error names the parameter and what to change.
+    pub fn validate(&self) -> Result<(), OptimizerConfigError> {
+        let unit = |name: &'static str, value: f64| {
+            if value.is_finite() && (0.0..1.0).contains(&value) {
                 Ok(())
             } else {
-                Err(format!("{name} is {v}, but it must be in [0, 1)"))
+                Err(OptimizerConfigError::NotUnit { name, value })
             }
         };
-        let nonneg = |name: &str, v: f64| {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(format!(
-                    "{name} is {v}, but it must be a finite number >= 0"
-                ));
+        let weight_decay = |value: f64| {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(OptimizerConfigError::NegativeWeightDecay { value });
             }
             // Past 1 the decay outweighs the gradient and training diverges whatever the
             // learning rate: say so here, not as a divergence later.
-            if name == "weight_decay" && v > 1.0 {
-                return Err(format!(
-                    "weight_decay is {v}, but it must be at most 1 (typical values: 1e-4 to 1e-2)"
-                ));
+            if value > 1.0 {
+                return Err(OptimizerConfigError::WeightDecayTooLarge { value });
             }
             Ok(())
         };
@@ -183,31 +179,29 @@ impl OptimizerConfig {
                 beta1,
                 beta2,
                 epsilon,
-                weight_decay,
+                weight_decay: wd,
             }
             | OptimizerConfig::AdamW {
                 beta1,
                 beta2,
                 epsilon,
-                weight_decay,
+                weight_decay: wd,
             } => {
                 unit("beta1", beta1)?;
                 unit("beta2", beta2)?;
-                nonneg("weight_decay", weight_decay)?;
+                weight_decay(wd)?;
                 if !(epsilon.is_finite() && epsilon > 0.0) {
-                    return Err(format!(
-                        "epsilon is {epsilon}, but it must be > 0 (e.g. 1e-7)"
-                    ));
+                    return Err(OptimizerConfigError::Epsilon { value: epsilon });
                 }
                 Ok(())
             }
             OptimizerConfig::Sgd {
                 momentum,
-                weight_decay,
+                weight_decay: wd,
                 ..
             } => {
                 unit("momentum", momentum)?;
-                nonneg("weight_decay", weight_decay)
+                weight_decay(wd)
             }
         }
     }
@@ -247,6 +241,69 @@ impl OptimizerConfig {
         (optim, handle)
     }
 }
+
+/// Why an optimizer's parameters were rejected. Parameters are named as in
+/// [`OptimizerConfig`]; a front-end renders its own names with [`describe`](Self::describe).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum OptimizerConfigError {
+    /// A momentum or decay rate outside [0, 1).
+    NotUnit {
+        /// `momentum`, `beta1` or `beta2`.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// Weight decay below 0, NaN or infinite.
+    NegativeWeightDecay {
+        /// The value given.
+        value: f64,
+    },
+    /// Weight decay above 1.
+    WeightDecayTooLarge {
+        /// The value given.
+        value: f64,
+    },
+    /// Adam's epsilon is not above 0.
+    Epsilon {
+        /// The value given.
+        value: f64,
+    },
+}
+
+impl OptimizerConfigError {
+    /// The message, with each parameter called what `name` calls it.
+    pub fn describe(&self, name: &dyn Fn(&str) -> String) -> String {
+        use OptimizerConfigError as E;
+        match self {
+            E::NotUnit { name: n, value } => {
+                format!("{} is {value}, but it must be in [0, 1)", name(n))
+            }
+            E::NegativeWeightDecay { value } => format!(
+                "{} is {value}, but it must be a finite number >= 0",
+                name("weight_decay")
+            ),
+            E::WeightDecayTooLarge { value } => format!(
+                "{} is {value}, but it must be at most 1 (typical values: 1e-4 to 1e-2)",
+                name("weight_decay")
+            ),
+            E::Epsilon { value } => {
+                format!(
+                    "{} is {value}, but it must be > 0 (e.g. 1e-7)",
+                    name("epsilon")
+                )
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for OptimizerConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe(&|n| n.to_string()))
+    }
+}
+
+impl std::error::Error for OptimizerConfigError {}
 
 /// Adam (or AdamW, when `decoupled`) whose beta1 is read from a [`MomentumHandle`] at
 /// every step.

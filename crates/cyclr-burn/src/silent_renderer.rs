@@ -39,3 +39,28 @@ impl MetricsRenderer for SilentRenderer {
     fn manual_close(&mut self) {}
     fn register_metric(&mut self, _: burn::train::metric::MetricDefinition) {}
 }
+
+/// A `SupervisedTraining` made fit to run more than once in a process, and silently: no
+/// terminal dashboard ([`SilentRenderer`]) and no application logger. burn-train installs
+/// its logger as the process's global one on every `launch`, so a second training in the
+/// same process (a range test then a training, a grid of runs, a test suite) must not ask
+/// for it again.
+///
+/// ```no_run
+/// # use burn::train::{LearnerModel, SupervisedTraining};
+/// # fn f<M: LearnerModel>(training: SupervisedTraining<M>) {
+/// use cyclr_burn::silent_renderer::InProcess;
+/// let training = training.in_process(); // then .launch(learner), as often as needed
+/// # }
+/// ```
+pub trait InProcess {
+    /// The same training, silent and without a global logger.
+    fn in_process(self) -> Self;
+}
+
+impl<M: burn::train::LearnerModel> InProcess for burn::train::SupervisedTraining<M> {
+    fn in_process(self) -> Self {
+        self.with_application_logger(None)
+            .renderer(Box::new(SilentRenderer))
+    }
+}

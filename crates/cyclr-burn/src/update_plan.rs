@@ -60,6 +60,23 @@ impl Strategy {
     }
 }
 
+/// The strategy of a burn-train launch, read from the `ExecutionStrategy` itself so the
+/// two cannot drift apart.
+impl From<&burn::train::ExecutionStrategy> for Strategy {
+    fn from(strategy: &burn::train::ExecutionStrategy) -> Self {
+        use burn::train::ExecutionStrategy as E;
+        match strategy {
+            E::SingleDevice(_) => Strategy::SingleDevice,
+            E::MultiDevice(devices, _) => Strategy::MultiDevice {
+                devices: devices.len(),
+            },
+            E::DistributedDataParallel { devices, .. } => Strategy::Ddp {
+                devices: devices.len(),
+            },
+        }
+    }
+}
+
 /// Why a plan or a schedule does not fit.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]

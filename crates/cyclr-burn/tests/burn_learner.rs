@@ -75,7 +75,7 @@ fn learner_follows_the_cyclr_schedule_and_learns() {
     };
     let (optim, momentum) = OptimizerConfig::sgd().init();
     let s = schedule();
-    let scheduler = CyclrScheduler::new(s.clone()).with_momentum(momentum.clone());
+    let scheduler = CyclrScheduler::with_momentum(s.clone(), momentum.clone());
     let mut learner = Learner::new(model, optim, scheduler);
 
     let data = item(&device);
@@ -102,14 +102,14 @@ fn learner_follows_the_cyclr_schedule_and_learns() {
 #[test]
 fn scheduler_record_resumes_mid_cycle() {
     let s = schedule();
-    let mut a = CyclrScheduler::new(s.clone());
+    let mut a = CyclrScheduler::ignoring_momentum(s.clone());
     for _ in 0..7 {
         a.step();
     }
     let bytes = a.to_record().into_bytes().unwrap();
     let record = LrSchedulerRecord::from_bytes(bytes).unwrap();
 
-    let mut b = CyclrScheduler::new(s.clone());
+    let mut b = CyclrScheduler::ignoring_momentum(s.clone());
     b.load_record(record.clone());
     for step in 7..30 {
         let (x, y) = (a.step(), b.step());
@@ -125,7 +125,7 @@ fn scheduler_record_resumes_mid_cycle() {
         linear: LinearConfig::new(1, 1).init(&device),
     };
     let (optim, _) = OptimizerConfig::adam().init();
-    let mut learner = Learner::new(model, optim, CyclrScheduler::new(s.clone()));
+    let mut learner = Learner::new(model, optim, CyclrScheduler::ignoring_momentum(s.clone()));
     learner.load_scheduler(module_record);
     learner.lr_step();
     assert_eq!(learner.lr_current().base(), s.lr(a.next_step()));
@@ -163,7 +163,7 @@ fn any_lr_schedule_drives_burn() {
         vec![10],
     )
     .unwrap();
-    let mut sched = CyclrScheduler::new(join.clone());
+    let mut sched = CyclrScheduler::ignoring_momentum(join.clone());
     for step in 0..40 {
         let lr = sched.step();
         assert_eq!(lr, join.lr(step));
@@ -183,7 +183,7 @@ fn any_lr_schedule_drives_burn() {
         linear: LinearConfig::new(1, 1).init(&device),
     };
     let (optim, _) = OptimizerConfig::sgd().init();
-    let mut learner = Learner::new(model, optim, CyclrScheduler::new(ramp.clone()));
+    let mut learner = Learner::new(model, optim, CyclrScheduler::new(ramp.clone()).unwrap());
     for step in 0..61 {
         learner.lr_step();
         assert_eq!(learner.lr_current().base(), ramp.lr(step));
@@ -199,7 +199,7 @@ fn any_lr_schedule_drives_burn() {
 #[test]
 fn a_record_missing_the_step_keeps_the_position() {
     let s = schedule();
-    let mut a = CyclrScheduler::new(s.clone()).at_step(12);
+    let mut a = CyclrScheduler::ignoring_momentum(s.clone()).at_step(12);
     a.load_record(LrSchedulerRecord::new());
     assert_eq!(a.next_step(), 12);
     a.load_record(LrSchedulerRecord::new().with_scalar("other_key", 3u64));

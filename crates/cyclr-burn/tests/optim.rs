@@ -140,14 +140,19 @@ fn invalid_optimizer_settings_are_explained() {
         weight_decay: 0.0,
         nesterov: false,
     };
-    assert!(bad.validate().unwrap_err().contains("momentum is 1.5"));
+    assert!(
+        bad.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("momentum is 1.5")
+    );
     let bad = OptimizerConfig::Adam {
         beta1: 0.9,
         beta2: 0.999,
         epsilon: 0.0,
         weight_decay: 0.0,
     };
-    assert!(bad.validate().unwrap_err().contains("epsilon"));
+    assert!(bad.validate().unwrap_err().to_string().contains("epsilon"));
 }
 
 /// A two-layer net, for comparing whole optimizer trajectories.

@@ -202,20 +202,21 @@ struct Recording {
 impl RangeTestTarget for Recording {
     type Batch = u32;
     type Snapshot = i64;
+    type Error = std::io::Error;
 
-    fn snapshot(&self) -> Result<i64, RangeTestError> {
+    fn snapshot(&self) -> Result<i64, std::io::Error> {
         Ok(self.state)
     }
 
-    fn restore(&mut self, s: i64) -> Result<(), RangeTestError> {
+    fn restore(&mut self, s: i64) -> Result<(), std::io::Error> {
         self.restored.push(self.state);
         self.state = s;
         Ok(())
     }
 
-    fn train_step(&mut self, batches: Vec<u32>, lr: f64) -> Result<StepLoss, String> {
+    fn train_step(&mut self, batches: Vec<u32>, lr: f64) -> Result<StepLoss, std::io::Error> {
         if self.fail_at == Some(self.calls.len()) {
-            return Err("out of memory".into());
+            return Err(std::io::Error::other("out of memory"));
         }
         self.state += 1;
         let loss = 2.0 - 0.001 * self.calls.len() as f64;

@@ -26,7 +26,7 @@ use burn::train::{
 use cyclr::{CyclicConfig, LrSchedule, Schedule, ScheduleConfig};
 use cyclr_burn::optim::{MomentumHandle, Sgd, SgdState};
 use cyclr_burn::scheduler::CyclrScheduler;
-use cyclr_burn::silent_renderer::SilentRenderer;
+use cyclr_burn::silent_renderer::InProcess;
 use cyclr_burn::update_plan::{Strategy, UpdatePlan};
 
 /// One parameter tensor, so each update is exactly one optimizer `step` call.
@@ -160,15 +160,14 @@ fn received(
         },
         log: log.clone(),
     });
-    let learner = Learner::new(
-        model,
-        optim,
-        CyclrScheduler::new(schedule()).with_momentum(momentum),
-    );
+    let scheduler = CyclrScheduler::with_momentum(schedule(), momentum);
+    // Read after `launch` has consumed the learner.
+    let updates = scheduler.update_count();
+    let learner = Learner::new(model, optim, scheduler);
+    // Several trainings run in this one test process.
     let mut training = SupervisedTraining::new(dir, loader(&device), loader(&device))
         .num_epochs(EPOCHS)
-        .with_application_logger(None)
-        .renderer(Box::new(SilentRenderer));
+        .in_process();
     if accumulation > 1 {
         training = training.grads_accumulation(accumulation);
     }
@@ -178,7 +177,13 @@ fn received(
     training.launch(learner);
     let log = log.lock().unwrap().clone();
     // Every worker writes each update; keep one entry per update.
-    log.chunks(devices).map(|c| c[0]).collect()
+    let got: Vec<(f64, f64)> = log.chunks(devices).map(|c| c[0]).collect();
+    assert_eq!(
+        updates.get(),
+        got.len() as u64,
+        "the scheduler's update count"
+    );
+    got
 }
 
 fn assert_follows(name: &str, got: &[(f64, f64)], plan: &UpdatePlan) {
@@ -223,13 +228,11 @@ fn multi_device_on_two_devices() {
     let tmp = tempfile::tempdir().unwrap();
     let d = Device::flex().autodiff();
     let strategy = ExecutionStrategy::multi(vec![d.clone(), d], MultiDeviceOptim::OptimMainDevice);
+    // The plan reads the strategy from burn's own value: nothing to keep in sync by hand.
+    let planned = Strategy::from(&strategy);
+    assert_eq!(planned, Strategy::MultiDevice { devices: 2 });
     let got = received(Some(strategy), 1, 1, tmp.path());
-    let plan = UpdatePlan::new(
-        Strategy::MultiDevice { devices: 2 },
-        ITEMS as u64,
-        BATCH as u64,
-        EPOCHS as u64,
-    );
+    let plan = UpdatePlan::new(planned, ITEMS as u64, BATCH as u64, EPOCHS as u64);
     assert_eq!(
         plan.updates_per_epoch().unwrap(),
         6,

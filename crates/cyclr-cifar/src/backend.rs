@@ -1,5 +1,8 @@
 //! Which burn backend runs a model, and its device.
 
+use crate::error::{AppError, AppResult};
+#[cfg(feature = "wgpu")]
+use crate::error::{Message, message};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +35,7 @@ impl Backend {
     ///
     /// wgpu is brought up once per process, on the adapter its default selection picks;
     /// [`Backend::adapter`] then names that adapter.
-    pub fn device(self) -> Result<Device, String> {
+    pub fn device(self) -> AppResult<Device> {
         match self {
             Backend::Flex => Ok(Device::flex().autodiff()),
             #[cfg(feature = "cuda")]
@@ -41,13 +44,9 @@ impl Backend {
             Backend::Wgpu => wgpu_runtime()
                 .as_ref()
                 .map(|(device, _)| device.clone().autodiff())
-                .map_err(Clone::clone),
+                .map_err(|m| AppError::Input(m.clone())),
             #[allow(unreachable_patterns)]
-            other => Err(format!(
-                "this build of cyclr has no {} backend: rebuild with `cargo build --release --features cyclr-cli/{}`",
-                other.name(),
-                other.name()
-            )),
+            other => Err(AppError::NoBackend(other.name())),
         }
     }
 }
@@ -67,22 +66,23 @@ impl Backend {
 /// wgpu's device and the adapter under it, set up once: burn refuses a second
 /// initialization, and the adapter is only known from the setup that chose it.
 #[cfg(feature = "wgpu")]
-fn wgpu_runtime() -> &'static Result<(Device, Adapter), String> {
-    static RUNTIME: std::sync::OnceLock<Result<(Device, Adapter), String>> =
+fn wgpu_runtime() -> &'static Result<(Device, Adapter), Message> {
+    static RUNTIME: std::sync::OnceLock<Result<(Device, Adapter), Message>> =
         std::sync::OnceLock::new();
     RUNTIME.get_or_init(|| {
         use burn::tensor::wgpu::WgpuInitError;
         match Device::wgpu_options().init_with_setup() {
             Ok((device, setup)) => Ok((device, Adapter::from(&setup.adapter.get_info()))),
-            Err(WgpuInitError::AdapterUnavailable { message, .. }) => Err(format!(
-                "--device wgpu: no GPU adapter found ({message}). wgpu looks for Vulkan, \
-                 Metal, DX12 or OpenGL drivers: install your GPU's Vulkan driver (on Linux, \
-                 `vulkaninfo --summary` should list the GPU), or run on the CPU with \
-                 --device flex"
+            Err(WgpuInitError::AdapterUnavailable { message, .. }) => Err(message!(
+                "{device} wgpu: no GPU adapter found ({}). wgpu looks for Vulkan, Metal, DX12 \
+                 or OpenGL drivers: install your GPU's Vulkan driver (on Linux, `vulkaninfo` \
+                 should list the GPU), or run on the CPU with {device} flex",
+                message
             )),
-            Err(e) => Err(format!(
-                "--device wgpu: the GPU could not be set up ({e}); check the GPU's driver, or \
-                 run on the CPU with --device flex"
+            Err(e) => Err(message!(
+                "{device} wgpu: the GPU could not be set up ({}); check the GPU's driver, or \
+                 run on the CPU with {device} flex",
+                e
             )),
         }
     })

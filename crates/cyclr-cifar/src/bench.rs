@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Batch, IMAGE_BYTES, Split};
 use crate::engine::{Backend, Engine, EngineKind};
 use crate::environment::Hardware;
+use crate::error::{AppError, AppResult, message};
+use crate::settings;
 use cyclr_burn::optim::OptimizerConfig;
 
 /// The largest batch a benchmark runs (memory grows with it).
@@ -33,20 +35,27 @@ pub struct BenchConfig {
 
 impl BenchConfig {
     /// Checks batch size, iterations and repeats are at least 1, and the engine fits the backend.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.batch_size == 0 || self.iterations == 0 || self.repeats == 0 {
-            return Err("--batch-size, --iters and --repeats must be at least 1".into());
+    pub fn validate(&self) -> AppResult<()> {
+        settings::batch_size(self.batch_size)?;
+        if self.iterations == 0 || self.repeats == 0 {
+            return Err(AppError::Input(message!(
+                "{iterations} and {repeats} must be at least 1"
+            )));
         }
         // Each image of a batch holds about 0.7 MB of activations while it trains.
         if self.batch_size > MAX_BATCH {
-            return Err(format!(
-                "--batch-size {} is more than {MAX_BATCH}: give at most {MAX_BATCH} (a batch of \
-                 20,000 needs about 14 GB)",
-                self.batch_size
-            ));
+            return Err(AppError::Input(message!(
+                "{batch_size} {} is more than {}: give at most {} (a batch of 20,000 needs \
+                 about 14 GB)",
+                self.batch_size,
+                MAX_BATCH,
+                MAX_BATCH
+            )));
         }
         if self.iterations > 1_000_000 || self.repeats > 1000 || self.warmup > 1_000_000 {
-            return Err("--iters and --warmup go up to 1,000,000 and --repeats to 1000".into());
+            return Err(AppError::Input(message!(
+                "{iterations} and {warmup} go up to 1,000,000 and {repeats} to 1000"
+            )));
         }
         self.engine.check(self.backend)
     }
@@ -127,12 +136,9 @@ pub fn peak_rss_mib() -> Option<f64> {
 
 /// Measures training and evaluation throughput on random data, and the schedule's cost;
 /// `progress` hears a line before each warm-up and repeat.
-pub fn run_bench(
-    config: &BenchConfig,
-    progress: &mut dyn FnMut(&str),
-) -> anyhow::Result<BenchResult> {
-    config.validate().map_err(anyhow::Error::msg)?;
-    let device = config.backend.device().map_err(anyhow::Error::msg)?;
+pub fn run_bench(config: &BenchConfig, progress: &mut dyn FnMut(&str)) -> AppResult<BenchResult> {
+    config.validate()?;
+    let device = config.backend.device()?;
     let mut engine = Engine::new(&OptimizerConfig::adam(), 1, device, config.engine);
     let b = config.batch_size;
     let split = random_split(b * 8, 7);

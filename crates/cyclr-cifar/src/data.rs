@@ -181,9 +181,9 @@ pub enum DataError {
         path: PathBuf,
     },
     /// A subset limit asks for more images than the split has.
-    #[error("--{which} {limit} asks for more images than the {available} available")]
+    #[error("{which} {limit} asks for more images than the {available} available")]
     LimitTooLarge {
-        /// The flag: `train-limit` or `test-limit`.
+        /// The setting: `train_limit` or `test_limit`.
         which: &'static str,
         /// Images asked for.
         limit: usize,
@@ -191,11 +191,40 @@ pub enum DataError {
         available: usize,
     },
     /// A subset limit is 0.
-    #[error("--{which} is 0: give at least 10 images (one per class)")]
+    #[error("{which} is 0: give at least 10 images (one per class)")]
     LimitZero {
-        /// The flag: `train-limit` or `test-limit`.
+        /// The setting: `train_limit` or `test_limit`.
         which: &'static str,
     },
+}
+
+impl DataError {
+    /// The message, with the subset's setting called what `name` calls it.
+    pub fn describe(&self, name: crate::error::Namer) -> String {
+        match self {
+            DataError::LimitTooLarge {
+                which,
+                limit,
+                available,
+            } => format!(
+                "{} {limit} asks for more images than the {available} available",
+                name(which)
+            ),
+            DataError::LimitZero { which } => format!(
+                "{} is 0: give at least 10 images (one per class)",
+                name(which)
+            ),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether the input is at fault (a subset the data cannot give), not the data.
+    pub fn is_input(&self) -> bool {
+        matches!(
+            self,
+            DataError::LimitTooLarge { .. } | DataError::LimitZero { .. }
+        )
+    }
 }
 
 /// Images and labels of one split, images as raw CHW bytes.
@@ -547,11 +576,11 @@ impl Cifar10 {
     pub fn limit(self, train: Option<usize>, test: Option<usize>) -> Result<Cifar10, DataError> {
         Ok(Cifar10 {
             train: match train {
-                Some(n) => Arc::new(self.train.balanced_subset(n, "train-limit")?),
+                Some(n) => Arc::new(self.train.balanced_subset(n, "train_limit")?),
                 None => self.train,
             },
             test: match test {
-                Some(n) => self.test.balanced_subset(n, "test-limit")?,
+                Some(n) => self.test.balanced_subset(n, "test_limit")?,
                 None => self.test,
             },
             source: self.source,

@@ -1,6 +1,7 @@
 //! Fetching the official CIFAR-10 binary archive into a per-user cache, with its checksum
 //! verified. A partial download never takes the final name.
 
+use crate::error::{AppError, AppResult, message};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -68,7 +69,7 @@ pub enum DownloadError {
     /// No per-user cache folder could be found.
     #[error(
         "no cache folder could be found for this user: set CYCLR_CACHE_DIR to a writable \
-         folder, or pass --data"
+         folder, or give the data's path"
     )]
     NoCacheDir,
 }
@@ -208,27 +209,21 @@ fn fetch(
     Ok(())
 }
 
-/// No data where it was looked for, and no download asked for: the user's to fix (the CLI
-/// exits 2), unlike a download that fails.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct DataNotFound(pub String);
-
-/// Finds the data: `--data PATH` if given, else the cache, else a download when allowed.
-/// Offline without data, the error ([`DataNotFound`]) says exactly how to get it.
+/// Finds the data: the path given, else the cache, else a download when allowed. Offline
+/// without data, the error (an [`AppError::Input`], the user's to fix, unlike a download
+/// that fails) says exactly how to get it.
 pub fn locate_data(
     data: Option<&Path>,
     download_allowed: bool,
     progress: &mut dyn FnMut(u64, Option<u64>),
-) -> anyhow::Result<PathBuf> {
+) -> AppResult<PathBuf> {
     if let Some(p) = data {
         if !p.exists() {
-            return Err(DataNotFound(format!(
-                "--data {} does not exist: pass the CIFAR-10 binary archive \
+            return Err(AppError::Input(message!(
+                "{data} {} does not exist: pass the CIFAR-10 binary archive \
                  (cifar-10-binary.tar.gz) or the folder it unpacks to",
                 p.display()
-            ))
-            .into());
+            )));
         }
         return Ok(p.to_path_buf());
     }
@@ -237,23 +232,26 @@ pub fn locate_data(
     }
     let Some(cache) = cache_dir() else {
         return Err(match download_allowed {
-            true => DownloadError::NoCacheDir.into(),
-            false => DataNotFound(DownloadError::NoCacheDir.to_string()).into(),
+            true => AppError::Failed(DownloadError::NoCacheDir.into()),
+            false => AppError::Input(message!(
+                "no cache folder could be found for this user: set CYCLR_CACHE_DIR to a \
+                 writable folder, or pass {data}"
+            )),
         });
     };
     if !download_allowed {
-        return Err(DataNotFound(format!(
-            "no CIFAR-10 data found: pass --data PATH (the binary archive cifar-10-binary.tar.gz \
-             or its unpacked folder), or --download to fetch it ({} MB) from {} into {}",
+        return Err(AppError::Input(message!(
+            "no CIFAR-10 data found: pass {data} PATH (the binary archive \
+             cifar-10-binary.tar.gz or its unpacked folder), or {download} to fetch it ({} MB) \
+             from {} into {}",
             OFFICIAL_SIZE / 1_000_000,
             OFFICIAL_URL,
             cache.display()
-        ))
-        .into());
+        )));
     }
     let spec = DownloadSpec {
         url: std::env::var("CYCLR_DOWNLOAD_URL").unwrap_or_else(|_| OFFICIAL_URL.into()),
         ..DownloadSpec::official()
     };
-    Ok(download(&spec, &cache.join(ARCHIVE_NAME), progress)?)
+    download(&spec, &cache.join(ARCHIVE_NAME), progress).map_err(|e| AppError::Failed(e.into()))
 }

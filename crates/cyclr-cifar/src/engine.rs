@@ -1,6 +1,7 @@
 //! The model, its optimizer and the device, with the two operations every command needs:
 //! train on one batch, evaluate on a split. Also saving and restoring their state.
 
+use crate::error::{AppError, AppResult, message};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::store::ModuleRecord;
@@ -37,12 +38,12 @@ impl EngineKind {
     }
 
     /// The fused kernels run on the CPU only.
-    pub fn check(self, backend: Backend) -> Result<(), String> {
+    pub fn check(self, backend: Backend) -> AppResult<()> {
         if self == EngineKind::Fused && backend != Backend::Flex {
-            return Err(format!(
-                "the fused engine runs on the CPU: use --engine burn with --device {}",
+            return Err(AppError::Input(message!(
+                "the fused engine runs on the CPU: use {engine} burn with {device} {}",
                 backend.name()
-            ));
+            )));
         }
         Ok(())
     }

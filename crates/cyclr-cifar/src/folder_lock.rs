@@ -5,27 +5,16 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
+
+use crate::error::{AppError, message};
 
 /// The lock file's name inside the folder. It stays behind (empty of meaning once no
 /// process holds it): the operating system releases the lock when its holder exits, even
 /// on a crash or kill -9.
 pub const LOCK_FILE: &str = ".cyclr.lock";
-
-/// Another process holds the folder.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{} is in use by another cyclr ({holder}): wait for it to finish, or choose another --out",
-    dir.display()
-)]
-pub struct FolderInUse {
-    /// The folder.
-    pub dir: PathBuf,
-    /// Who holds it, as it wrote itself down (pid and command), when known.
-    pub holder: String,
-}
 
 /// The lock; dropping it (or the process ending) releases the folder.
 #[derive(Debug)]
@@ -33,8 +22,8 @@ pub struct FolderLock {
     _file: File,
 }
 
-/// Creates `dir` if needed and takes its lock, or fails with [`FolderInUse`] (whose message
-/// names the holder) when another process has it.
+/// Creates `dir` if needed and takes its lock, or fails with an input error naming the
+/// holder when another process has it.
 pub fn lock_folder(dir: &Path) -> anyhow::Result<FolderLock> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(LOCK_FILE);
@@ -63,10 +52,12 @@ pub fn lock_folder(dir: &Path) -> anyhow::Result<FolderLock> {
             } else {
                 holder
             };
-            Err(FolderInUse {
-                dir: dir.to_path_buf(),
-                holder: holder.trim().to_string(),
-            }
+            Err(AppError::Input(message!(
+                "{} is in use by another cyclr ({}): wait for it to finish, or choose another \
+                 {out}",
+                dir.display(),
+                holder.trim()
+            ))
             .into())
         }
         Err(TryLockError::Error(e)) => {

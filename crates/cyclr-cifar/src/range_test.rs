@@ -8,16 +8,18 @@ use anyhow::Context;
 use cyclr::range_test::{HeldOut, Ramp, RangePoint, RangeTestConfig};
 use cyclr_burn::optim::OptimizerConfig;
 use cyclr_burn::range_test::{
-    RangeTest, RangeTestError, RangeTestOutcome, RangeTestProgress, RangeTestTarget, StepLoss,
+    RangeTest, RangeTestOutcome, RangeTestProgress, RangeTestTarget, StepLoss,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Batch, Cifar10, Prefetcher, Split, epoch_order};
 use crate::engine::{Backend, Engine, EngineKind};
 use crate::environment::{Hardware, Versions};
+use crate::error::AppResult;
 use crate::io::write_atomic;
 use crate::observer::{BatchProgress, Observer};
 use crate::run_record::DataInfo;
+use crate::settings;
 
 /// A range test on CIFAR-10.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,16 +45,12 @@ pub struct RangeTestSettings {
 
 impl RangeTestSettings {
     /// Everything that can be wrong before the ramp starts, said as what to change.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.batch_size == 0 {
-            return Err("--batch-size is 0: give at least 1 (the paper uses 100)".into());
-        }
-        if self.eval_every == Some(0) {
-            return Err("--eval-every is 0: give a number of iterations, or leave it out".into());
-        }
+    pub fn validate(&self) -> AppResult<()> {
+        settings::batch_size(self.batch_size)?;
+        settings::eval_every(self.eval_every)?;
         self.ramp.validate()?;
         self.engine.check(self.backend)?;
-        self.optimizer.validate()
+        Ok(self.optimizer.validate()?)
     }
 
     fn driver(&self, iterations_per_epoch: u64) -> RangeTest {
@@ -121,6 +119,17 @@ impl RangeTestResult {
     }
 }
 
+/// Why the engine failed as a range-test target.
+#[derive(Debug, thiserror::Error)]
+enum EngineTargetError {
+    /// Saving or restoring the model and optimizer.
+    #[error("{0:#}")]
+    State(anyhow::Error),
+    /// More than one batch per update.
+    #[error("the CIFAR engine trains one batch per update (no accumulation), but {0} were given")]
+    Accumulation(usize),
+}
+
 /// The reference CNN's engine as a range-test target, with the test split for held-out
 /// measurements.
 struct EngineTarget<'a> {
@@ -131,23 +140,21 @@ struct EngineTarget<'a> {
 impl RangeTestTarget for EngineTarget<'_> {
     type Batch = Batch;
     type Snapshot = (Vec<u8>, Vec<u8>);
+    type Error = EngineTargetError;
 
-    fn snapshot(&self) -> Result<Self::Snapshot, RangeTestError> {
+    fn snapshot(&self) -> Result<Self::Snapshot, EngineTargetError> {
+        self.engine.save().map_err(EngineTargetError::State)
+    }
+
+    fn restore(&mut self, (model, optim): Self::Snapshot) -> Result<(), EngineTargetError> {
         self.engine
-            .save()
-            .map_err(|e| RangeTestError::State(format!("saving the model: {e:#}")))
+            .load(model, optim)
+            .map_err(EngineTargetError::State)
     }
 
-    fn restore(&mut self, (model, optim): Self::Snapshot) -> Result<(), RangeTestError> {
-        self.engine.load(model, optim).map_err(|e| {
-            RangeTestError::State(format!("restoring the model after the range test: {e:#}"))
-        })
-    }
-
-    fn train_step(&mut self, batches: Vec<Batch>, lr: f64) -> Result<StepLoss, String> {
-        let [batch] = <[Batch; 1]>::try_from(batches).map_err(|_| {
-            "the CIFAR engine trains one batch per update (no accumulation)".to_string()
-        })?;
+    fn train_step(&mut self, batches: Vec<Batch>, lr: f64) -> Result<StepLoss, EngineTargetError> {
+        let [batch] = <[Batch; 1]>::try_from(batches)
+            .map_err(|b| EngineTargetError::Accumulation(b.len()))?;
         let r = self.engine.train_batch(&batch, lr, None);
         Ok(StepLoss {
             loss: r.loss,
@@ -203,8 +210,8 @@ pub fn run_on_engine(
     settings: &RangeTestSettings,
     data: &Cifar10,
     observer: &mut dyn Observer,
-) -> anyhow::Result<RangeTestOutcome> {
-    settings.validate().map_err(anyhow::Error::msg)?;
+) -> AppResult<RangeTestOutcome> {
+    settings.validate()?;
     let per_epoch = data.train.steps_per_epoch(settings.batch_size);
     let train = data.train.clone();
     let (len, seed, batch_size) = (train.len(), settings.seed, settings.batch_size);
@@ -233,9 +240,9 @@ pub fn run_range_test(
     settings: &RangeTestSettings,
     data: &Cifar10,
     observer: &mut dyn Observer,
-) -> anyhow::Result<RangeTestResult> {
-    settings.validate().map_err(anyhow::Error::msg)?;
-    let device = settings.backend.device().map_err(anyhow::Error::msg)?;
+) -> AppResult<RangeTestResult> {
+    settings.validate()?;
+    let device = settings.backend.device()?;
     let mut engine = Engine::new(&settings.optimizer, settings.seed, device, settings.engine);
     let outcome = run_on_engine(&mut engine, settings, data, observer)?;
     Ok(RangeTestResult {

@@ -37,7 +37,11 @@ fn new_dir_under(base: &Path) -> anyhow::Result<PathBuf> {
             Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
         }
     }
-    anyhow::bail!("{}-2 ... -9999 are all taken: choose --out", base.display())
+    Err(crate::error::AppError::Input(crate::error::message!(
+        "{}-2 ... -9999 are all taken: choose {out}",
+        base.display()
+    ))
+    .into())
 }
 
 /// UTC calendar date and time of a Unix timestamp (Howard Hinnant's days-to-civil).

@@ -67,16 +67,22 @@ fn subsets_are_class_balanced() {
         d.test.class_counts(),
         [101, 101, 101, 100, 100, 100, 100, 100, 100, 100]
     );
+    // Named in the library's words, rendered by a front-end in its own (the CLI's flags).
+    let as_flags = |s: &str| format!("--{}", s.replace('_', "-"));
     let err = real()
         .clone()
         .limit(Some(60_000), None)
         .unwrap_err()
-        .to_string();
+        .describe(&as_flags);
     assert!(
         err.contains("--train-limit 60000 asks for more images than the 50000"),
         "{err}"
     );
-    let err = real().clone().limit(None, Some(0)).unwrap_err().to_string();
+    let err = real()
+        .clone()
+        .limit(None, Some(0))
+        .unwrap_err()
+        .describe(&as_flags);
     assert!(err.contains("--test-limit is 0"), "{err}");
 }
 

@@ -136,7 +136,7 @@ fn resuming_gives_exactly_the_uninterrupted_metrics() {
     .unwrap();
     assert_eq!(stopped.status, RunStatus::Interrupted);
     assert_eq!(stopped.steps, 13);
-    assert!(stopped.note.unwrap().contains("--resume"));
+    assert!(stopped.note.unwrap().contains("a checkpoint was saved"));
     let saved = load_summary(cut.path()).unwrap().unwrap();
     assert_eq!(saved.steps, 13);
     let resumed = train(&small_config(2), &data, cut.path(), true, &mut Silent).unwrap();
@@ -197,25 +197,28 @@ fn a_diverging_run_stops_and_keeps_its_metrics_and_last_good_checkpoint() {
 #[test]
 fn bad_settings_and_misused_run_folders_are_explained() {
     let data = subset(100, 20);
+    // Settings are named in the library's words; a front-end renders its own (here, as
+    // the CLI's flags).
+    let as_flags = |s: &str| format!("--{}", s.replace('_', "-"));
     let dir = tempfile::tempdir().unwrap();
     let mut c = small_config(1);
     c.batch_size = 0;
     let e = train(&c, &data, dir.path(), false, &mut Silent)
         .unwrap_err()
-        .to_string();
+        .describe(&as_flags);
     assert!(e.contains("--batch-size is 0"), "{e}");
 
     train(&small_config(1), &data, dir.path(), false, &mut Silent).unwrap();
     let e = train(&small_config(1), &data, dir.path(), false, &mut Silent)
         .unwrap_err()
-        .to_string();
+        .describe(&as_flags);
     assert!(e.contains("already holds a run: pass --resume"), "{e}");
 
     let mut other = small_config(1);
     other.seed = 7;
     let e = train(&other, &data, dir.path(), true, &mut Silent)
         .unwrap_err()
-        .to_string();
+        .describe(&as_flags);
     assert!(e.contains("different configuration"), "{e}");
 
     let e = train(
@@ -226,6 +229,6 @@ fn bad_settings_and_misused_run_folders_are_explained() {
         &mut Silent,
     )
     .unwrap_err()
-    .to_string();
+    .describe(&as_flags);
     assert!(e.contains("--train-limit"), "{e}");
 }

@@ -36,7 +36,7 @@ pub fn run(cmd: BenchCmd) -> CliResult {
         backend,
         engine,
     };
-    config.validate().map_err(CliError::usage)?;
+    config.validate()?;
     let r = run_bench(&config, &mut |m| eprintln!("bench: {m}"))?;
     if cmd.json {
         println!(

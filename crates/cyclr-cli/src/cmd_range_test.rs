@@ -82,13 +82,13 @@ pub fn run(cmd: RangeTestCmd) -> CliResult {
         backend,
         engine,
     };
-    settings.validate().map_err(CliError::usage)?;
+    settings.validate()?;
     let data = cmd.data.load()?;
     let per_epoch = data.train.steps_per_epoch(cmd.batch_size);
     settings.ramp.iterations = cmd
         .iters
         .unwrap_or_else(|| (cmd.epochs.unwrap_or(3.0) * per_epoch as f64).round() as u64);
-    settings.validate().map_err(CliError::usage)?;
+    settings.validate()?;
     // The output folder is claimed before the ramp: a folder that cannot be written, is in
     // use, or holds an earlier result is found out now, not after a long test.
     let out = match &cmd.out {
@@ -182,7 +182,14 @@ pub fn schedule_from_range_test(
 ) -> CliResult<Schedule> {
     let r = RangeTestResult::read(path).map_err(|e| CliError::usage(format!("{e:#}")))?;
     let rec = r.outcome.analysis.recommendation.as_ref().ok_or_else(|| {
-        let why = r.outcome.analysis.warnings.join("; ");
+        let why = r
+            .outcome
+            .analysis
+            .warnings
+            .iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
         let why = if why.is_empty() {
             String::new()
         } else {

@@ -9,8 +9,9 @@ use cyclr_cifar::recreate::{
 };
 
 use crate::common::{DataArgs, ProgressObserver, interrupt_flag};
-use crate::error::{CliError, CliResult};
+use crate::error::{CliError, CliResult, Flags};
 use crate::schedule_args::parse_policy;
+use cyclr_cifar::error::AppError;
 
 /// The most seeds a recreation repeats its runs with (each seed is a full set of runs).
 const MAX_SEEDS: u64 = 1000;
@@ -145,7 +146,7 @@ impl RecreateCmd {
         plan.range_max_lr = self.range_max_lr;
         plan.eval_every = self.eval_every;
         (plan.backend, plan.engine) = self.device.setup()?;
-        plan.validate().map_err(CliError::usage)?;
+        plan.validate()?;
         Ok(plan)
     }
 }
@@ -173,8 +174,17 @@ pub fn run(cmd: RecreateCmd) -> CliResult {
     progress.finish();
     let report = match result {
         Ok(r) => r,
+        Err(AppError::Interrupted { during }) => {
+            return Err(CliError::Interrupted(format!(
+                "interrupted during {during}: run the same command with --out {} to continue \
+                 where it stopped",
+                out.display()
+            )));
+        }
         Err(e) if stop.load(std::sync::atomic::Ordering::SeqCst) => {
-            return Err(CliError::Interrupted(format!("{e:#}")));
+            return Err(CliError::Interrupted(
+                CliError::from(e).render(Flags::Recreate),
+            ));
         }
         Err(e) => return Err(e.into()),
     };

@@ -88,7 +88,7 @@ pub fn run(cmd: TrainCmd) -> CliResult {
             let (mut config, data_info) = load_run(dir)?;
             config.epochs = cmd.epochs.unwrap_or(config.epochs);
             config.max_steps = cmd.max_steps.or(config.max_steps);
-            config.validate().map_err(CliError::usage)?;
+            config.validate()?;
             for (flag, given, then) in [
                 (
                     "--train-limit",
@@ -124,7 +124,7 @@ pub fn run(cmd: TrainCmd) -> CliResult {
             config.eval_every = cmd.eval_every;
             config.backend = backend;
             config.engine = engine;
-            config.validate().map_err(CliError::usage)?;
+            config.validate()?;
             (config, cmd.out.clone(), false)
         }
     };
@@ -192,9 +192,11 @@ pub fn report(s: &RunSummary, out: &std::path::Path) -> CliResult {
             println!("wrote {files}");
             Ok(())
         }
-        RunStatus::Interrupted => Err(CliError::Interrupted(
+        RunStatus::Interrupted => Err(CliError::Interrupted(format!(
+            "{}: continue with `cyclr train --resume {}`",
             s.note.clone().unwrap_or_else(|| "interrupted".into()),
-        )),
+            out.display()
+        ))),
         RunStatus::Diverged => Err(CliError::Failed(anyhow::anyhow!(
             "{}",
             s.note.clone().unwrap_or_else(|| "the loss diverged".into())

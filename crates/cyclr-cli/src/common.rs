@@ -9,13 +9,13 @@ use clap::{Args, ValueEnum};
 use cyclr_burn::optim::OptimizerConfig;
 use cyclr_cifar::adapter::Adapter;
 use cyclr_cifar::data::Cifar10;
-use cyclr_cifar::download::{DataNotFound, locate_data};
+use cyclr_cifar::download::locate_data;
 use cyclr_cifar::engine::{Backend, EngineKind};
 use cyclr_cifar::observer::{BatchProgress, Observer};
 use cyclr_cifar::run_record::MetricsRow;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::error::{CliError, CliResult};
+use crate::error::{CliError, CliResult, flag};
 
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Data")]
@@ -57,17 +57,17 @@ impl DataArgs {
             b.set_position(got);
         })
         // Missing input is the user's to fix (exit 2); a failed download is not.
-        .map_err(|e| match e.downcast::<DataNotFound>() {
-            Ok(not_found) => CliError::usage(not_found.0),
-            Err(e) => CliError::Failed(e),
-        })?;
+        ?;
         if let Some(b) = bar {
             b.finish_and_clear();
             eprintln!("downloaded and verified {}", path.display());
         }
         let data = Cifar10::load(&path).map_err(|e| CliError::Failed(e.into()))?;
         data.limit(self.train_limit, self.test_limit)
-            .map_err(|e| CliError::usage(e.to_string()))
+            .map_err(|e| match e.is_input() {
+                true => CliError::usage(e.describe(&flag)),
+                false => CliError::Failed(e.into()),
+            })
     }
 }
 
@@ -147,7 +147,7 @@ impl DeviceArgs {
                 )));
             }
         }
-        self.device.device().map_err(CliError::usage)?;
+        self.device.device()?;
         if let Some(adapter) = self.device.adapter() {
             check_adapter(self.device, &adapter, self.allow_software)?;
         }
@@ -157,7 +157,7 @@ impl DeviceArgs {
             EngineKind::Burn
         };
         let engine = self.engine.unwrap_or(natural);
-        engine.check(self.device).map_err(CliError::Usage)?;
+        engine.check(self.device)?;
         Ok((self.device, engine))
     }
 }
@@ -200,8 +200,9 @@ impl OptimArgs {
         if let Some(wd) = self.weight_decay {
             c = c.with_weight_decay(wd);
         }
-        c.validate()
-            .map_err(|e| CliError::usage(format!("--optimizer {}: {e}", c.name())))?;
+        c.validate().map_err(|e| {
+            CliError::usage(format!("--optimizer {}: {}", c.name(), e.describe(&flag)))
+        })?;
         Ok(c)
     }
 }

@@ -56,8 +56,14 @@ fn run(cli: Cli) -> CliResult {
 
 fn main() {
     let cli = Cli::parse();
+    let flags = match &cli.command {
+        Command::RangeTest(_) => error::Flags::RangeTest,
+        Command::Recreate(_) => error::Flags::Recreate,
+        Command::Bench(_) => error::Flags::Bench,
+        Command::Schedule(_) | Command::Train(_) => error::Flags::Default,
+    };
     if let Err(e) = run(cli) {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", e.render(flags));
         std::process::exit(e.exit_code());
     }
 }

@@ -9,7 +9,7 @@ use burn::train::{
 };
 use cyclr::range_test::HeldOut;
 
-use super::target::{RangeTestError, RangeTestTarget, StepLoss};
+use super::target::{RangeTestTarget, StepLoss};
 
 /// A training step's output that exposes a scalar loss (and, optionally, an accuracy).
 ///
@@ -18,22 +18,38 @@ use super::target::{RangeTestError, RangeTestTarget, StepLoss};
 /// for your own output type in two lines.
 pub trait RangeTestOutput {
     /// The mean loss of the batch.
-    fn loss(&self) -> Result<f64, String>;
+    fn loss(&self) -> Result<f64, LossError>;
     /// The batch's accuracy in [0, 1], when it has one.
     fn accuracy(&self) -> Option<f64> {
         None
     }
 }
 
-fn mean_of(loss: &burn::tensor::Tensor<1>) -> Result<f64, String> {
+/// A loss (or a model's state) that could not be read back from the device.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("reading the loss: {0}")]
+pub struct LossError(pub String);
+
+fn mean_of(loss: &burn::tensor::Tensor<1>) -> Result<f64, LossError> {
     loss.clone()
         .mean()
         .try_into_scalar::<f64>()
-        .map_err(|e| format!("reading the loss: {e:?}"))
+        .map_err(|e| LossError(format!("{e:?}")))
+}
+
+/// Why [`BurnTarget`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BurnTargetError {
+    /// The loss of a step could not be read.
+    #[error(transparent)]
+    Loss(#[from] LossError),
+    /// The model's record could not be loaded back.
+    #[error("restoring the model: {0}")]
+    Restore(String),
 }
 
 impl RangeTestOutput for ClassificationOutput {
-    fn loss(&self) -> Result<f64, String> {
+    fn loss(&self) -> Result<f64, LossError> {
         mean_of(&self.loss)
     }
 
@@ -54,19 +70,19 @@ impl RangeTestOutput for ClassificationOutput {
 }
 
 impl RangeTestOutput for RegressionOutput {
-    fn loss(&self) -> Result<f64, String> {
+    fn loss(&self) -> Result<f64, LossError> {
         mean_of(&self.loss)
     }
 }
 
 impl RangeTestOutput for MultiLabelClassificationOutput {
-    fn loss(&self) -> Result<f64, String> {
+    fn loss(&self) -> Result<f64, LossError> {
         mean_of(&self.loss)
     }
 }
 
 impl RangeTestOutput for SequenceOutput {
-    fn loss(&self) -> Result<f64, String> {
+    fn loss(&self) -> Result<f64, LossError> {
         mean_of(&self.loss)
     }
 }
@@ -127,6 +143,7 @@ where
 {
     type Batch = M::Input;
     type Snapshot = (ModuleRecord, ModuleOptimizer);
+    type Error = BurnTargetError;
 
     fn seed(&mut self, seed: u64) {
         for device in self.model.devices() {
@@ -134,21 +151,21 @@ where
         }
     }
 
-    fn snapshot(&self) -> Result<Self::Snapshot, RangeTestError> {
+    fn snapshot(&self) -> Result<Self::Snapshot, BurnTargetError> {
         Ok((self.model.clone().into_record(), self.optim.clone()))
     }
 
-    fn restore(&mut self, (model, optim): Self::Snapshot) -> Result<(), RangeTestError> {
+    fn restore(&mut self, (model, optim): Self::Snapshot) -> Result<(), BurnTargetError> {
         self.model = self
             .model
             .clone()
             .try_load_record(model)
-            .map_err(|e| RangeTestError::State(format!("restoring the model: {e:?}")))?;
+            .map_err(|e| BurnTargetError::Restore(format!("{e:?}")))?;
         self.optim = optim;
         Ok(())
     }
 
-    fn train_step(&mut self, batches: Vec<M::Input>, lr: f64) -> Result<StepLoss, String> {
+    fn train_step(&mut self, batches: Vec<M::Input>, lr: f64) -> Result<StepLoss, BurnTargetError> {
         let n = batches.len().max(1) as f64;
         let (mut loss_sum, mut acc_sum, mut all_acc) = (0.0, 0.0, true);
         let mut accumulator = GradientsAccumulator::<M>::new();

@@ -7,8 +7,9 @@ use cyclr::range_test::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::error::{RangeTestError, RangeTestSettingsError};
 use super::outcome::RangeTestOutcome;
-use super::target::{RangeTestError, RangeTestTarget};
+use super::target::RangeTestTarget;
 
 /// A range test's settings: the ramp, plus how batches make an update and when to measure
 /// held-out data.
@@ -78,16 +79,16 @@ impl RangeTest {
     }
 
     /// Everything that can be wrong before the ramp starts, said as what to change.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), RangeTestSettingsError> {
         self.ramp.validate()?;
         if self.accumulation == 0 {
-            return Err("gradient accumulation is 0: give 1 (no accumulation) or more".into());
+            return Err(RangeTestSettingsError::ZeroAccumulation);
         }
         if self.eval_every == Some(0) {
-            return Err("eval_every is 0: give a number of iterations, or leave it out".into());
+            return Err(RangeTestSettingsError::ZeroEvalEvery);
         }
         if self.iterations_per_epoch == Some(0) {
-            return Err("iterations per epoch is 0: give at least 1".into());
+            return Err(RangeTestSettingsError::ZeroIterationsPerEpoch);
         }
         Ok(())
     }
@@ -129,14 +130,18 @@ impl RangeTest {
         I: IntoIterator<Item = Result<T::Batch, E>>,
         E: std::fmt::Display,
     {
-        self.validate().map_err(RangeTestError::Settings)?;
-        let snapshot = target.snapshot()?;
+        self.validate()?;
+        let snapshot = target
+            .snapshot()
+            .map_err(|e| RangeTestError::Snapshot { source: e.into() })?;
         if let Some(seed) = self.seed {
             target.seed(seed);
         }
         let start = Instant::now();
         let ramp_result = self.ramp_on(target, batches.into_iter(), progress);
-        target.restore(snapshot)?;
+        target
+            .restore(snapshot)
+            .map_err(|e| RangeTestError::Restore { source: e.into() })?;
         let recorder = ramp_result?;
         if let Some(stop) = &recorder.stop {
             progress.message(&stop.describe());
@@ -179,9 +184,9 @@ impl RangeTest {
             let lr = self.ramp.lr(i);
             let step = target
                 .train_step(micro, lr)
-                .map_err(|message| RangeTestError::Step {
+                .map_err(|e| RangeTestError::Step {
                     iteration: i,
-                    message,
+                    source: e.into(),
                 })?;
             let go_on = rec.record(lr, step.loss, step.accuracy);
             if go_on

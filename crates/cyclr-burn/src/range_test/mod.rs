@@ -10,14 +10,16 @@
 
 mod burn_target;
 mod driver;
+mod error;
 mod outcome;
 mod supervised;
 mod target;
 
-pub use burn_target::{BurnTarget, RangeTestOutput, epochs};
+pub use burn_target::{BurnTarget, BurnTargetError, LossError, RangeTestOutput, epochs};
 pub use driver::{RangeTest, RangeTestProgress};
+pub use error::{RangeTestError, RangeTestSettingsError, TargetError};
 pub use outcome::{CSV_COLUMNS, RangeTestOutcome};
 pub use supervised::RangeTestInput;
-pub use target::{RangeTestError, RangeTestTarget, StepLoss};
+pub use target::{RangeTestTarget, StepLoss};
 
 pub use cyclr::range_test::{HeldOut, Ramp, RangeTestConfig};

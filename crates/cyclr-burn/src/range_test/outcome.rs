@@ -1,6 +1,6 @@
 //! What a range test found, as plain values, and the files written from it alone.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cyclr::range_test::{Analysis, EarlyStop, RangePoint, RangeTestConfig, StepsizeAdvice};
 use serde::{Deserialize, Serialize};
@@ -70,7 +70,7 @@ impl RangeTestOutcome {
         w.into_inner().map_err(|e| e.into_error().into())
     }
 
-    /// Writes `range_test.csv` and `range_test.json` (and, with the `plot` feature,
+    /// Writes `range_test.csv` and `range_test.json` (and, with cyclr's `plot` feature,
     /// `range_test.png` and `range_test.svg`, titled `title`) into `dir`, each file
     /// atomically.
     pub fn save(&self, dir: &Path, title: &str) -> std::io::Result<()> {
@@ -78,10 +78,7 @@ impl RangeTestOutcome {
         self.write_csv(dir)?;
         let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         write_atomic(&dir.join("range_test.json"), &json)?;
-        #[cfg(feature = "plot")]
         self.write_charts(dir, title)?;
-        #[cfg(not(feature = "plot"))]
-        let _ = title;
         Ok(())
     }
 
@@ -91,93 +88,16 @@ impl RangeTestOutcome {
         write_atomic(&dir.join("range_test.csv"), &csv)
     }
 
-    /// Writes `range_test.png` and `range_test.svg` into `dir` (nothing when there are no
-    /// points).
-    #[cfg(feature = "plot")]
-    pub fn write_charts(&self, dir: &Path, title: &str) -> std::io::Result<()> {
-        if self.points.is_empty() {
-            return Ok(());
-        }
-        let chart = self.chart(title);
-        for name in ["range_test.png", "range_test.svg"] {
-            chart.save(&dir.join(name)).map_err(std::io::Error::other)?;
-        }
-        Ok(())
-    }
-
-    /// The plot: smoothed (and held-out) accuracy against LR with the smoothed loss on the
-    /// right axis (the loss alone when there is no accuracy), the recommended band shaded
-    /// and each rule's point marked.
-    #[cfg(feature = "plot")]
-    pub fn chart(&self, title: &str) -> cyclr::plot::Chart {
-        use cyclr::plot::{Chart, Marker, Series};
-        let pts = &self.points;
-        let train_acc: Vec<(f64, f64)> = pts
-            .iter()
-            .filter_map(|p| Some((p.lr, p.smoothed_accuracy?)))
-            .collect();
-        let held_acc: Vec<(f64, f64)> = pts
-            .iter()
-            .filter_map(|p| Some((p.lr, p.test_accuracy?)))
-            .collect();
-        let held_loss: Vec<(f64, f64)> = pts
-            .iter()
-            .filter_map(|p| Some((p.lr, p.test_loss?)))
-            .collect();
-        let loss = Series::new(
-            "loss (smoothed)",
-            pts.iter().map(|p| (p.lr, p.smoothed_loss)).collect(),
-        );
-        let has_accuracy = !train_acc.is_empty() || !held_acc.is_empty();
-        let mut chart = if has_accuracy {
-            let mut c = Chart::new(title, "learning rate", "accuracy");
-            if !train_acc.is_empty() {
-                c = c.line(Series::new("train accuracy (smoothed)", train_acc));
-            }
-            if !held_acc.is_empty() {
-                c = c.line(Series::new("test accuracy", held_acc));
-            }
-            let mut right = vec![loss];
-            if !held_loss.is_empty() {
-                right.push(Series::new("test loss", held_loss));
-            }
-            c.right_axis("loss", right)
-        } else {
-            let mut c = Chart::new(title, "learning rate", "loss").line(loss);
-            if !held_loss.is_empty() {
-                c = c.line(Series::new("test loss", held_loss));
-            }
-            c
-        };
-        chart.log_x = self.ramp.ramp == cyclr::range_test::Ramp::Exponential;
-        if let Some(r) = &self.analysis.recommendation {
-            chart.band = Some((
-                r.base_lr,
-                r.max_lr,
-                format!("recommended {:.2e} - {:.2e}", r.base_lr, r.max_lr),
-            ));
-        }
-        for s in &self.analysis.suggestions {
-            // On the left-axis curve at the suggested rate (some rules suggest a rate that
-            // is not the one of the point they read, like fastai's minimum / 10).
-            let y = pts
-                .iter()
-                .filter(|p| !has_accuracy || p.smoothed_accuracy.is_some())
-                .min_by(|a, b| (a.lr - s.lr).abs().total_cmp(&(b.lr - s.lr).abs()))
-                .map(|p| {
-                    if has_accuracy {
-                        p.smoothed_accuracy.unwrap_or(f64::NAN)
-                    } else {
-                        p.smoothed_loss
-                    }
-                })
-                .filter(|y| y.is_finite());
-            chart.markers.push(Marker {
-                label: format!("{} {:.2e}", s.rule, s.lr),
-                x: s.lr,
-                y,
-            });
-        }
-        chart
+    /// Writes `range_test.png` and `range_test.svg` into `dir` when cyclr's `plot` feature
+    /// is on (enabled through `cyclr` or `cyclr-burn`, either will do), nothing when there
+    /// are no points; returns the files written.
+    pub fn write_charts(&self, dir: &Path, title: &str) -> std::io::Result<Vec<PathBuf>> {
+        cyclr::range_test::chart::write_charts(
+            dir,
+            title,
+            self.ramp.ramp,
+            &self.points,
+            &self.analysis,
+        )
     }
 }

@@ -21,10 +21,11 @@ use burn::train::{
 };
 use cyclr::range_test::{Recorder, analyze, stepsize_advice};
 
+use super::burn_target::LossError;
 use super::burn_target::RangeTestOutput;
 use super::driver::{RangeTest, RangeTestProgress};
+use super::error::{RangeTestError, RangeTestSettingsError};
 use super::outcome::RangeTestOutcome;
-use super::target::RangeTestError;
 use crate::scheduler::CyclrScheduler;
 use crate::silent_renderer::SilentRenderer;
 
@@ -35,13 +36,13 @@ use crate::silent_renderer::SilentRenderer;
 ///
 /// ```
 /// use burn::train::metric::Adaptor;
-/// use cyclr_burn::range_test::{RangeTestInput, RangeTestOutput};
+/// use cyclr_burn::range_test::{LossError, RangeTestInput, RangeTestOutput};
 ///
 /// struct MyOutput {
 ///     loss: f64,
 /// }
 /// impl RangeTestOutput for MyOutput {
-///     fn loss(&self) -> Result<f64, String> {
+///     fn loss(&self) -> Result<f64, LossError> {
 ///         Ok(self.loss)
 ///     }
 /// }
@@ -53,7 +54,7 @@ use crate::silent_renderer::SilentRenderer;
 /// ```
 #[derive(Debug, Clone)]
 pub struct RangeTestInput {
-    loss: Result<f64, String>,
+    loss: Result<f64, LossError>,
     accuracy: Option<f64>,
 }
 
@@ -108,7 +109,7 @@ impl Collector {
             Err(e) => {
                 self.error = Some(RangeTestError::Step {
                     iteration: next,
-                    message: e.clone(),
+                    source: Box::new(e.clone()),
                 });
                 self.finish("the range test could not read a loss");
                 return;
@@ -220,20 +221,12 @@ impl RangeTest {
         M: TrainStep + InferenceStep + Module + std::fmt::Display + 'static,
         <M as TrainStep>::Output: Adaptor<RangeTestInput>,
     {
-        self.validate().map_err(RangeTestError::Settings)?;
+        self.validate()?;
         if self.accumulation > 1 && self.ramp.min_lr == 0.0 {
-            return Err(RangeTestError::Settings(
-                "with gradient accumulation under burn-train, start the ramp above 0 (min_lr > 0): \
-                 the first update's batches cannot be told apart otherwise"
-                    .into(),
-            ));
+            return Err(RangeTestSettingsError::AccumulationFromZero.into());
         }
         if self.eval_every.is_some() {
-            return Err(RangeTestError::Settings(
-                "held-out measurements are not taken under burn-train's strategies: leave \
-                 eval_every out (one device with BurnTarget has them)"
-                    .into(),
-            ));
+            return Err(RangeTestSettingsError::HeldOutUnderStrategy.into());
         }
         let devices = match &strategy {
             ExecutionStrategy::SingleDevice(_) => 1,
@@ -283,14 +276,16 @@ impl RangeTest {
         let learner = Learner::new(
             model.clone(),
             optim.clone(),
-            CyclrScheduler::new(self.ramp.clone()),
+            CyclrScheduler::ignoring_momentum(self.ramp.clone()),
         );
         // Progress is reported once burn returns: its metrics run on another thread.
         training.launch(learner);
         model
             .clone()
             .try_load_record(record)
-            .map_err(|e| RangeTestError::State(format!("restoring the model: {e:?}")))?;
+            .map_err(|e| RangeTestError::Restore {
+                source: Box::new(LossError(format!("{e:?}"))),
+            })?;
         let mut c = collector.lock().expect("range-test collector");
         if let Some(e) = c.error.take() {
             return Err(e);

@@ -12,34 +12,6 @@ pub struct StepLoss {
     pub accuracy: Option<f64>,
 }
 
-/// Why a range test could not run or finish.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RangeTestError {
-    /// The settings cannot work; the message says what to change.
-    #[error("{0}")]
-    Settings(String),
-    /// The model failed on a training step.
-    #[error("training step {iteration} failed: {message}")]
-    Step {
-        /// The update that failed.
-        iteration: u64,
-        /// What went wrong.
-        message: String,
-    },
-    /// A batch could not be loaded.
-    #[error("loading the batches of update {iteration} failed: {message}")]
-    Data {
-        /// The update whose batches failed.
-        iteration: u64,
-        /// What went wrong.
-        message: String,
-    },
-    /// The model's state could not be saved or put back.
-    #[error("{0}")]
-    State(String),
-}
-
 /// A model with its optimizer, as the range test drives it.
 ///
 /// Implement this to range-test anything: a burn model ([`BurnTarget`](super::BurnTarget)
@@ -50,20 +22,23 @@ pub trait RangeTestTarget {
     type Batch;
     /// Everything [`restore`](Self::restore) needs to undo the test.
     type Snapshot;
+    /// The target's own error (as ripgrep's `Sink::Error`): the driver keeps it as the
+    /// source of its [`RangeTestError`](super::RangeTestError), so callers can downcast.
+    type Error: std::error::Error + Send + Sync + 'static;
 
     /// Seeds whatever randomness the model uses (dropout and the like).
     fn seed(&mut self, _seed: u64) {}
 
     /// The model and optimizer state now.
-    fn snapshot(&self) -> Result<Self::Snapshot, RangeTestError>;
+    fn snapshot(&self) -> Result<Self::Snapshot, Self::Error>;
 
     /// Puts back what [`snapshot`](Self::snapshot) took.
-    fn restore(&mut self, snapshot: Self::Snapshot) -> Result<(), RangeTestError>;
+    fn restore(&mut self, snapshot: Self::Snapshot) -> Result<(), Self::Error>;
 
     /// Forward and backward passes over `batches` (more than one with gradient
     /// accumulation), then one optimizer update at `lr`. A non-finite loss must leave the
     /// weights as they were.
-    fn train_step(&mut self, batches: Vec<Self::Batch>, lr: f64) -> Result<StepLoss, String>;
+    fn train_step(&mut self, batches: Vec<Self::Batch>, lr: f64) -> Result<StepLoss, Self::Error>;
 
     /// A measurement on held-out data, for the paper's accuracy rule; `None` when there is
     /// no held-out data.

@@ -6,14 +6,17 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use cyclr::range_test::{Ramp, RangeTestConfig};
-use cyclr::{CyclicConfig, DecayConfig, ExpConfig, FixedConfig, Policy, Schedule, ScheduleConfig};
+use cyclr::{
+    CyclicConfig, CyclicMode, DecayConfig, ExpConfig, FixedConfig, Policy, Schedule, ScheduleConfig,
+};
 use cyclr_burn::optim::OptimizerConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Cifar10;
 use crate::environment::{Hardware, Versions};
+use crate::error::{AppError, AppResult, message};
 use crate::io::write_atomic;
 use crate::observer::Observer;
 use crate::range_test::{RangeTestResult, RangeTestSettings, run_range_test, write_outputs};
@@ -112,11 +115,12 @@ pub struct RecreateReport {
 }
 
 /// The paper's `exp` comparison: from max_lr down to base_lr over `steps`.
-fn exp_decay(base: f64, max: f64, steps: u64) -> anyhow::Result<Schedule> {
+fn exp_decay(base: f64, max: f64, steps: u64) -> AppResult<Schedule> {
     if base <= 0.0 {
-        bail!(
-            "the exp policy decays max_lr towards base_lr by a constant factor, which cannot reach base_lr 0: give --base-lr above 0"
-        );
+        return Err(AppError::Input(message!(
+            "the exp policy decays max_lr towards base_lr by a constant factor, which cannot \
+             reach base_lr 0: give {base_lr} above 0"
+        )));
     }
     Ok(ScheduleConfig::Exp(ExpConfig::new(
         max,
@@ -125,14 +129,18 @@ fn exp_decay(base: f64, max: f64, steps: u64) -> anyhow::Result<Schedule> {
     .init()?)
 }
 
-fn cyclic(policy: Policy, base: f64, max: f64, step: u64, gamma: f64) -> anyhow::Result<Schedule> {
+fn cyclic(policy: Policy, base: f64, max: f64, step: u64, gamma: f64) -> AppResult<Schedule> {
+    let mode = policy.cyclic_mode().ok_or_else(|| {
+        AppError::Failed(anyhow::anyhow!(
+            "{policy} is not a cyclical policy: the recreation has no cyclical run of it"
+        ))
+    })?;
     let c = CyclicConfig::new(base, max, step);
-    Ok(match policy {
-        Policy::Triangular => ScheduleConfig::Triangular(c),
-        Policy::Triangular2 => ScheduleConfig::Triangular2(c),
-        _ => ScheduleConfig::ExpRange(c.with_gamma(gamma)),
-    }
-    .init()?)
+    let c = match mode {
+        CyclicMode::ExpRange => c.with_gamma(gamma),
+        CyclicMode::Triangular | CyclicMode::Triangular2 => c,
+    };
+    Ok(ScheduleConfig::cyclic(mode, c).init()?)
 }
 
 /// Runs (or continues) a recreation in `out`.
@@ -141,8 +149,8 @@ pub fn recreate(
     data: &Cifar10,
     out: &Path,
     observer: &mut dyn Observer,
-) -> anyhow::Result<RecreateReport> {
-    plan.validate().map_err(anyhow::Error::msg)?;
+) -> AppResult<RecreateReport> {
+    plan.validate()?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     // One writer per folder, for as long as this runs.
     let _lock = crate::folder_lock::lock_folder(out)?;
@@ -151,9 +159,9 @@ pub fn recreate(
         let stored: RecreatePlan = serde_json::from_str(&std::fs::read_to_string(&plan_path)?)
             .with_context(|| format!("reading {}", plan_path.display()))?;
         if stored != *plan {
-            crate::input_error::input_bail!(
+            crate::error::input_bail!(
                 "{} holds a recreation with other settings: run the same command to continue it, \
-                 or choose another --out",
+                 or choose another {out}",
                 out.display()
             );
         }
@@ -189,10 +197,9 @@ pub fn recreate(
             };
             let r = run_range_test(&settings, data, observer)?;
             if observer.should_stop() {
-                bail!(
-                    "interrupted during the range test: run the same command with --out {} to continue",
-                    out.display()
-                );
+                return Err(AppError::Interrupted {
+                    during: "the range test".into(),
+                });
             }
             write_outputs(&r, &range_dir)?;
             r
@@ -205,7 +212,14 @@ pub fn recreate(
             ),
             None => {
                 // Fall back to the seed's bounds rather than stopping the whole job.
-                let why = result.outcome.analysis.warnings.join("; ");
+                let why = result
+                    .outcome
+                    .analysis
+                    .warnings
+                    .iter()
+                    .map(|w| w.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 observer.message(&format!(
                     "the range test gave no recommendation ({why}); using the seed's 0.001-0.005"
                 ));
@@ -354,11 +368,9 @@ pub fn recreate(
                     observer,
                 )?;
                 if s.status == RunStatus::Interrupted {
-                    bail!(
-                        "interrupted during {}: run the same command with --out {} to continue where it stopped",
-                        spec.name,
-                        out.display()
-                    );
+                    return Err(AppError::Interrupted {
+                        during: spec.name.clone(),
+                    });
                 }
                 s
             }

@@ -4,6 +4,8 @@ use cyclr::Policy;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Backend, EngineKind};
+use crate::error::{AppError, AppResult, Message, message};
+use crate::settings;
 
 /// The sizes of a recreation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,6 +69,17 @@ pub enum PolicySet {
     Custom(Vec<Policy>),
 }
 
+/// The policies a recreation can run: the paper's baseline, its three cyclical modes and
+/// its two non-cyclical controls.
+pub const RECREATED: [Policy; 6] = [
+    Policy::Fixed,
+    Policy::Triangular,
+    Policy::Triangular2,
+    Policy::ExpRange,
+    Policy::Decay,
+    Policy::Exp,
+];
+
 /// Every setting of a recreation; stored in `plan.json` so a restart continues the same one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecreatePlan {
@@ -119,42 +132,41 @@ impl RecreatePlan {
         }
     }
 
-    /// Checks the settings; the error names the flag at fault.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the settings; the error names the setting at fault.
+    pub fn validate(&self) -> AppResult<()> {
+        let bad = |m: Message| Err(AppError::Input(m));
         let p = &self.profile;
         if p.baseline_epochs == 0 || p.clr_epochs == 0 {
-            return Err("--baseline-epochs and --clr-epochs must be at least 1".into());
+            return bad(message!(
+                "{baseline_epochs} and {clr_epochs} must be at least 1"
+            ));
         }
-        if p.batch_size == 0 {
-            return Err("--batch-size is 0: give at least 1".into());
-        }
-        if self.seeds.is_empty() {
-            return Err("--seeds is 0: give at least 1".into());
-        }
+        settings::batch_size(p.batch_size)?;
+        settings::count("seeds", self.seeds.len() as u64)?;
         if let Some(g) = self.gamma
             && !(g.is_finite() && g > 0.0 && g <= 1.0)
         {
-            return Err(format!("--gamma is {g}, but it must be in (0, 1]"));
+            return bad(message!("{gamma} is {}, but it must be in (0, 1]", g));
         }
         if self.stepsize == Some(0) {
-            return Err("--stepsize is 0: give at least 1 iteration".into());
+            return bad(message!("{stepsize} is 0: give at least 1 iteration"));
         }
-        if self.eval_every == Some(0) {
-            return Err("--eval-every is 0: give a number of iterations, or leave it out".into());
-        }
+        settings::eval_every(self.eval_every)?;
         if !(p.stepsize_epochs.is_finite() && p.stepsize_epochs > 0.0) && self.stepsize.is_none() {
-            return Err("the stepsize must be positive".into());
+            return bad(message!("the stepsize must be positive"));
         }
         if self.base_lr.is_some() != self.max_lr.is_some() {
-            return Err(
-                "give both --base-lr and --max-lr, or neither (the range test finds them)".into(),
-            );
+            return bad(message!(
+                "give both {base_lr} and {max_lr}, or neither (the range test finds them)"
+            ));
         }
         if let (Some(b), Some(m)) = (self.base_lr, self.max_lr)
             && !(b.is_finite() && m.is_finite() && b >= 0.0 && m > b)
         {
-            return Err(format!(
-                "--base-lr {b} and --max-lr {m}: need 0 <= base < max"
+            return bad(message!(
+                "{base_lr} {} and {max_lr} {}: need 0 <= base < max",
+                b,
+                m
             ));
         }
         let plans_exp = match &self.policies {
@@ -163,51 +175,52 @@ impl RecreatePlan {
             PolicySet::Modes => false,
         };
         if plans_exp && self.base_lr == Some(0.0) {
-            return Err("--base-lr is 0, but the exp policy decays towards it by a constant factor: give --base-lr above 0".into());
+            return bad(message!(
+                "{base_lr} is 0, but the exp policy decays towards it by a constant factor: \
+                 give {base_lr} above 0"
+            ));
         }
         if !(self.baseline_lr.is_finite() && self.baseline_lr > 0.0) {
-            return Err(format!(
-                "--baseline-lr is {}: give a positive rate",
+            return bad(message!(
+                "{baseline_lr} is {}: give a positive rate",
                 self.baseline_lr
             ));
         }
         if self.needs_range_test() {
             let (lo, hi) = (self.range_min_lr, self.range_max_lr);
-            // Checked here, not by RangeTestConfig, so the message names this command's flags.
+            // Checked here, not by RangeTestConfig, so the message names this plan's settings.
             if !(lo.is_finite() && hi.is_finite() && lo >= 0.0 && hi > lo) {
-                return Err(format!(
-                    "--range-min-lr {lo} and --range-max-lr {hi}: need 0 <= min < max"
+                return bad(message!(
+                    "{range_min_lr} {} and {range_max_lr} {}: need 0 <= min < max",
+                    lo,
+                    hi
                 ));
             }
             let e = p.range_test_epochs;
             if !(e.is_finite() && e > 0.0) {
-                return Err(format!(
-                    "--range-epochs is {e}: give a positive number of epochs"
+                return bad(message!(
+                    "{range_test_epochs} is {}: give a positive number of epochs",
+                    e
                 ));
             }
         }
         self.engine.check(self.backend)?;
         if let PolicySet::Custom(list) = &self.policies {
             if list.is_empty() {
-                return Err("--policies is empty".into());
+                return bad(message!("{policies} is empty"));
             }
             for (i, p) in list.iter().enumerate() {
                 if list[..i].contains(p) {
-                    return Err(format!(
-                        "--policies names {p} twice: each policy runs once per seed"
+                    return bad(message!(
+                        "{policies} names {} twice: each policy runs once per seed",
+                        p
                     ));
                 }
-                if !matches!(
-                    p,
-                    Policy::Fixed
-                        | Policy::Triangular
-                        | Policy::Triangular2
-                        | Policy::ExpRange
-                        | Policy::Decay
-                        | Policy::Exp
-                ) {
-                    return Err(format!(
-                        "--policies: {p} is not part of the recreation; choose from fixed, triangular, triangular2, exp_range, decay, exp"
+                if !RECREATED.contains(p) {
+                    return bad(message!(
+                        "{policies}: {} is not part of the recreation; choose from {}",
+                        p,
+                        RECREATED.map(Policy::name).join(", ")
                     ));
                 }
             }

@@ -283,7 +283,8 @@ pub(super) fn conclusion(runs: &[RunResult]) -> Vec<String> {
     }
     if baselines.len() == 1 {
         lines.push(
-            "One seed, so the seed noise is unknown: run with --seeds 3 to measure it.".into(),
+            "One seed, so the seed noise is unknown: run with 3 seeds or more to measure it."
+                .into(),
         );
     }
     lines
@@ -362,7 +363,7 @@ mod tests {
         ];
         let lines = conclusion(&runs);
         assert_eq!(lines.len(), 4, "{lines:?}");
-        assert!(lines[3].contains("--seeds 3"), "{}", lines[3]);
+        assert!(lines[3].contains("3 seeds or more"), "{}", lines[3]);
         assert!(
             lines[2].contains(
                 "Most of its final advantage comes from the baseline overtraining: best against \

@@ -141,7 +141,7 @@ pub fn load_summary(dir: &Path) -> anyhow::Result<Option<RunSummary>> {
 }
 
 /// The config and the data description stored in a run folder's checkpoint: what
-/// `--resume` continues with.
+/// a resumed run continues with.
 pub fn load_run(dir: &Path) -> anyhow::Result<(TrainConfig, DataInfo)> {
     let p = read_checkpoint(&dir.join(CHECKPOINT_FILE))?.position;
     Ok((p.config, p.data))

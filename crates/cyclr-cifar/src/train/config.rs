@@ -5,6 +5,8 @@ use cyclr_burn::optim::OptimizerConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Backend, EngineKind};
+use crate::error::AppResult;
+use crate::settings;
 
 /// Everything that determines a run's numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,22 +51,16 @@ impl TrainConfig {
         }
     }
 
-    /// Checks the settings; the error names the flag at fault.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.epochs == 0 {
-            return Err("--epochs is 0: give at least 1".into());
+    /// Checks the settings; the error names the setting at fault.
+    pub fn validate(&self) -> AppResult<()> {
+        settings::count("epochs", self.epochs)?;
+        settings::batch_size(self.batch_size)?;
+        if let Some(m) = self.max_steps {
+            settings::count("max_steps", m)?;
         }
-        if self.batch_size == 0 {
-            return Err("--batch-size is 0: give at least 1 (the paper uses 100)".into());
-        }
-        if self.max_steps == Some(0) {
-            return Err("--max-steps is 0: give at least 1".into());
-        }
-        if self.eval_every == Some(0) {
-            return Err("--eval-every is 0: give a number of iterations, or leave it out".into());
-        }
+        settings::eval_every(self.eval_every)?;
         self.engine.check(self.backend)?;
-        self.optimizer.validate()
+        Ok(self.optimizer.validate()?)
     }
 
     /// Iterations per epoch for `train_len` images (the last batch may be short).

@@ -13,9 +13,9 @@ mod config;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
-use crate::input_error::input_bail;
+use crate::error::{AppResult, input_bail};
 use cyclr::LrSchedule;
 
 pub use checkpoint::{CHECKPOINT_FILE, has_checkpoint, load_run, load_summary};
@@ -45,10 +45,10 @@ pub fn train(
     out: &Path,
     resume: bool,
     observer: &mut dyn Observer,
-) -> anyhow::Result<RunSummary> {
-    config.validate().map_err(anyhow::Error::msg)?;
+) -> AppResult<RunSummary> {
+    config.validate()?;
     if data.train.is_empty() || data.test.is_empty() {
-        bail!("the training and test sets must not be empty");
+        return Err(anyhow::anyhow!("the training and test sets must not be empty").into());
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     // One writer per folder, for as long as this runs.
@@ -61,7 +61,7 @@ pub fn train(
         test_images: data.test.len(),
         sha256: Some(data.digest()),
     };
-    let device = config.backend.device().map_err(anyhow::Error::msg)?;
+    let device = config.backend.device()?;
     let mut engine = Engine::new(&config.optimizer, config.seed, device, config.engine);
 
     let mut position = if resume && ckpt_path.is_file() {
@@ -73,7 +73,7 @@ pub fn train(
         if stored != *config {
             input_bail!(
                 "{} holds a run with a different configuration; resume it with its own settings \
-                 (`cyclr train --resume {}`) or choose another --out",
+                 ({resume} {} alone) or choose another {out}",
                 out.display(),
                 out.display()
             );
@@ -83,7 +83,7 @@ pub fn train(
         {
             input_bail!(
                 "{} was trained on {} training and {} test images, but {} and {} were given: use \
-                 the same --train-limit and --test-limit",
+                 the same {train_limit} and {test_limit}",
                 out.display(),
                 c.position.data.train_images,
                 c.position.data.test_images,
@@ -97,7 +97,7 @@ pub fn train(
         {
             input_bail!(
                 "the data given ({}) is not the data {} was trained on ({}): same counts, other \
-                 images. Resume with the run's own data (leave --data out to use it)",
+                 images. Resume with the run's own data (leave {data} out to use it)",
                 data_info.source,
                 out.display(),
                 c.position.data.source
@@ -135,7 +135,7 @@ pub fn train(
     } else {
         if ckpt_path.is_file() {
             input_bail!(
-                "{} already holds a run: pass --resume {} to continue it, or choose another --out",
+                "{} already holds a run: pass {resume} {} to continue it, or choose another {out}",
                 out.display(),
                 out.display()
             );
@@ -145,7 +145,7 @@ pub fn train(
         if metrics_path.is_file() && !out.join(RUN_FILE).is_file() {
             input_bail!(
                 "{} holds a metrics.csv that no cyclr run wrote (there is no run.json): choose \
-                 another --out, or move that file away",
+                 another {out}, or move that file away",
                 out.display()
             );
         }
@@ -307,8 +307,7 @@ pub fn train(
                 position.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
                 position.status = RunStatus::Interrupted;
                 let note = format!(
-                    "interrupted at iteration {step}; a checkpoint was saved: continue with \
-                     `cyclr train --resume {}`",
+                    "interrupted at iteration {step}; a checkpoint was saved in {}",
                     out.display()
                 );
                 save(&engine, &position, Some(note.clone()))?;

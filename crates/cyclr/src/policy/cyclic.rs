@@ -53,6 +53,17 @@ impl From<CyclicMode> for Policy {
     }
 }
 
+impl crate::ScheduleConfig {
+    /// The config of a cyclical policy in `mode`.
+    pub fn cyclic(mode: CyclicMode, config: CyclicConfig) -> Self {
+        match mode {
+            CyclicMode::Triangular => crate::ScheduleConfig::Triangular(config),
+            CyclicMode::Triangular2 => crate::ScheduleConfig::Triangular2(config),
+            CyclicMode::ExpRange => crate::ScheduleConfig::ExpRange(config),
+        }
+    }
+}
+
 /// Whether the amplitude scale is evaluated on the cycle number (1-based) or on the step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

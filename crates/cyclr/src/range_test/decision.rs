@@ -1,0 +1,444 @@
+//! The decision: from the rules' suggestions to the pair to train with, how much to trust
+//! it, and the stepsize advice.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::recorder::{EarlyStop, RangePoint};
+use super::rules::{
+    AccuracyRuleError, Rule, accuracy_rule, argmin, minimum_over_ten, steep, steepest_descent,
+    valley,
+};
+
+/// One rule's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suggestion {
+    /// The rule.
+    pub rule: Rule,
+    /// How it is computed, in a sentence.
+    pub description: String,
+    /// The suggested learning rate.
+    pub lr: f64,
+    /// The point it was read at (for plotting), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<u64>,
+}
+
+/// The pair to train with, and how much to trust it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// The base learning rate to train with.
+    pub base_lr: f64,
+    /// The max learning rate to train with, above `base_lr`.
+    pub max_lr: f64,
+    /// Which rule the pair comes from.
+    pub source: String,
+    /// How well the other rules agree with it.
+    pub agreement: String,
+}
+
+/// The stepsize advice of the paper: 2 to 10 epochs of iterations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepsizeAdvice {
+    /// Iterations in one epoch (at least 1).
+    pub iterations_per_epoch: u64,
+    /// The stepsize to use: 5 epochs of iterations.
+    pub suggested: u64,
+    /// The shortest stepsize advised: 2 epochs of iterations.
+    pub min: u64,
+    /// The longest stepsize advised: 10 epochs of iterations.
+    pub max: u64,
+    /// The advice in a sentence.
+    pub note: String,
+}
+
+/// The paper's stepsize advice for `iterations_per_epoch` (0 is taken as 1).
+pub fn stepsize_advice(iterations_per_epoch: u64) -> StepsizeAdvice {
+    let e = iterations_per_epoch.max(1);
+    StepsizeAdvice {
+        iterations_per_epoch: e,
+        suggested: 5 * e,
+        min: 2 * e,
+        max: 10 * e,
+        note: format!(
+            "the paper advises a stepsize of 2-10 epochs ({}-{} iterations at {e} per epoch); \
+             5 epochs ({}) is a good middle, and longer is only slightly better",
+            2 * e,
+            10 * e,
+            5 * e
+        ),
+    }
+}
+
+/// Everything the analysis concluded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// Each rule's answer, for the rules that could be applied.
+    pub suggestions: Vec<Suggestion>,
+    /// The pair to train with; `None` when the curve cannot be trusted (see `warnings`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recommendation: Option<Recommendation>,
+    /// What could not be read from the curve, or should be checked.
+    pub warnings: Vec<Warning>,
+}
+
+/// The curve the paper's rule reads, as (index into `points`, value) pairs, and its name.
+fn paper_curve(points: &[RangePoint]) -> (Option<Vec<(usize, f64)>>, &'static str) {
+    if !points.is_empty() && points.iter().all(|p| p.smoothed_accuracy.is_some()) {
+        let c = points
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((i, p.smoothed_accuracy?)))
+            .collect();
+        return (Some(c), "smoothed accuracy");
+    }
+    let held: Vec<(usize, f64)> = points
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| Some((i, p.test_accuracy.filter(|a| a.is_finite())?)))
+        .collect();
+    if !held.is_empty() {
+        return (Some(held), "held-out accuracy");
+    }
+    let loss: Vec<(usize, f64)> = points
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| Some((i, -p.test_loss.filter(|l| l.is_finite())?)))
+        .collect();
+    if !loss.is_empty() {
+        return (Some(loss), "held-out loss (negated)");
+    }
+    (None, "accuracy")
+}
+
+/// Reads a recorded curve. Rules that cannot be applied are left out with a warning; a
+/// curve too short, too flat or too noisy gets no recommendation.
+///
+/// ```
+/// use cyclr::range_test::{Ramp, RangeTestConfig, Recorder, analyze};
+///
+/// // A synthetic range test: accuracy climbs from 0.1 to 0.6 around lr 0.003, and the
+/// // loss falls with it.
+/// let mut rec = Recorder::new(RangeTestConfig::new(0.0, 0.02, 300, Ramp::Linear));
+/// for i in 0..300 {
+///     let lr = rec.config.lr(i);
+///     let rise = 1.0 / (1.0 + (-(lr - 0.003) / 0.0005).exp());
+///     if !rec.record(lr, 2.3 - 1.2 * rise, Some(0.1 + 0.5 * rise)) {
+///         break;
+///     }
+/// }
+/// let analysis = analyze(&rec.points, rec.stop.as_ref());
+/// let r = analysis.recommendation.expect("a smooth curve gives a pair");
+/// assert!(0.0 < r.base_lr && r.base_lr < r.max_lr && r.max_lr <= 0.02);
+/// // The base learning rate sits where accuracy starts to rise.
+/// assert!(r.base_lr > 0.002 && r.base_lr < 0.004);
+/// ```
+pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
+    let mut warnings = Vec::new();
+    let finite: Vec<RangePoint> = points
+        .iter()
+        .filter(|p| {
+            p.lr.is_finite()
+                && p.lr >= 0.0
+                && p.loss.is_finite()
+                && p.smoothed_loss.is_finite()
+                && p.smoothed_accuracy.is_none_or(f64::is_finite)
+        })
+        .cloned()
+        .collect();
+    if finite.len() < points.len() {
+        warnings.push(Warning::LeftOut {
+            count: points.len() - finite.len(),
+        });
+    }
+    let points = &finite[..];
+    let mut suggestions = Vec::new();
+    let n = points.len();
+    let lrs: Vec<f64> = points.iter().map(|p| p.lr).collect();
+    let losses: Vec<f64> = points.iter().map(|p| p.smoothed_loss).collect();
+    let iteration = |i: usize| Some(points[i].iteration);
+    let push =
+        |s: &mut Vec<Suggestion>, rule: Rule, description: &str, lr: f64, it: Option<u64>| {
+            s.push(Suggestion {
+                rule,
+                description: description.into(),
+                lr,
+                iteration: it,
+            });
+        };
+
+    if n < 20 {
+        warnings.push(Warning::TooShort { points: n });
+        return Analysis {
+            suggestions,
+            recommendation: None,
+            warnings,
+        };
+    }
+
+    // Noise: the raw loss around its smoothed curve, against how far the smoothed curve
+    // falls. Measured up to where the loss bottoms out: past it the scatter is the
+    // instability the test is looking for, not noise.
+    let bottom = argmin(&losses)
+        .unwrap_or(n - 1)
+        .max(n / 10)
+        .max(9)
+        .min(n - 1);
+    let residual = (points[..=bottom]
+        .iter()
+        .map(|p| (p.loss - p.smoothed_loss).powi(2))
+        .sum::<f64>()
+        / (bottom + 1) as f64)
+        .sqrt();
+    let drop = losses[0] - losses.iter().copied().fold(f64::INFINITY, f64::min);
+    let loss_span = losses.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        - losses.iter().copied().fold(f64::INFINITY, f64::min);
+    let too_flat = loss_span < 0.01 * losses[0].abs().max(1e-12);
+    let too_noisy = !too_flat && drop < residual;
+    if too_flat {
+        warnings.push(Warning::TooFlat);
+    }
+    if too_noisy {
+        warnings.push(Warning::TooNoisy { drop, residual });
+    }
+
+    let skip_start = (n / 10).min(10);
+    if let Some(i) = steepest_descent(&losses, skip_start, 5.min(n / 10)) {
+        push(
+            &mut suggestions,
+            Rule::SteepestDescent,
+            "torch-lr-finder: where the smoothed loss falls fastest per iteration",
+            lrs[i],
+            iteration(i),
+        );
+    }
+    // fastai reads its rules on the points [num_it/10 : -5].
+    let (lo, hi) = (n / 10, n.saturating_sub(5));
+    if hi > lo + 2 {
+        let (l, s) = (&lrs[lo..hi], &losses[lo..hi]);
+        if let Some(i) = valley(s) {
+            push(
+                &mut suggestions,
+                Rule::Valley,
+                "fastai valley: half-way down the longest descent of the loss",
+                l[i],
+                iteration(lo + i),
+            );
+        }
+        if let Some((i, lr)) = minimum_over_ten(l, s) {
+            push(
+                &mut suggestions,
+                Rule::MinimumOver10,
+                "fastai minimum: a tenth of the rate at the lowest loss",
+                lr,
+                iteration(lo + i),
+            );
+        }
+        if let Some(i) = steep(l, s) {
+            push(
+                &mut suggestions,
+                Rule::Steep,
+                "fastai steep: where the loss falls fastest against log(lr)",
+                l[i],
+                iteration(lo + i),
+            );
+        }
+    }
+
+    // The paper's rule reads accuracy: the training accuracy when every batch reported one,
+    // else the held-out accuracy, else the held-out loss (its fall read as a climb).
+    let (curve, what) = paper_curve(points);
+    let acc_rule = match &curve {
+        Some(c) => accuracy_rule(&c.iter().map(|&(_, v)| v).collect::<Vec<_>>())
+            .map(|(b, m)| (c[b].0, c[m].0)),
+        None => Err(AccuracyRuleError::NothingRecorded),
+    };
+    match &acc_rule {
+        Ok((b, m)) => {
+            push(
+                &mut suggestions,
+                Rule::AccuracyBase,
+                &format!("paper: where the {what} starts to rise (10% of its climb)"),
+                lrs[*b],
+                iteration(*b),
+            );
+            push(
+                &mut suggestions,
+                Rule::AccuracyMax,
+                &format!(
+                    "paper: where the {what} rise slows (90% of its climb), before it peaks or falls"
+                ),
+                lrs[*m],
+                iteration(*m),
+            );
+            let last = curve
+                .as_ref()
+                .and_then(|c| c.last())
+                .map_or(n - 1, |&(i, _)| i);
+            if *m >= last && stop.is_none() {
+                warnings.push(Warning::StillRising);
+            }
+        }
+        Err(why) => warnings.push(Warning::AccuracyRule(why.clone())),
+    }
+
+    if too_flat || too_noisy {
+        return Analysis {
+            suggestions,
+            recommendation: None,
+            warnings,
+        };
+    }
+
+    // The learning rate at which the loss bottomed out: never recommend past it.
+    let min_loss_idx = argmin(&losses).unwrap_or(n - 1);
+    let min_loss_lr = lrs[min_loss_idx];
+    let diverged_at = stop.and_then(|s| s.divergence_lr());
+    let (mut base, mut max, source) = match acc_rule {
+        Ok((b, m)) => (lrs[b], lrs[m], "the paper's accuracy rule"),
+        Err(_) => {
+            let max = min_loss_lr / 2.0;
+            (
+                max / 4.0,
+                max,
+                "the loss (half the rate at the lowest loss, base a quarter of it)",
+            )
+        }
+    };
+    let mut notes = Vec::new();
+    let limit = diverged_at.map_or(min_loss_lr, |d| d.min(min_loss_lr.max(base)));
+    if max > limit && limit > base {
+        notes.push(format!(
+            "max lowered to {limit:.3e}, where the loss stopped improving"
+        ));
+        max = limit;
+    }
+    if base <= 0.0 || base >= max {
+        base = max / 4.0;
+        notes.push("base set to a quarter of max (Smith: a third to a quarter)".into());
+    }
+    let loss_rules: Vec<&Suggestion> = suggestions
+        .iter()
+        .filter(|s| matches!(s.rule, Rule::SteepestDescent | Rule::Valley | Rule::Steep))
+        .collect();
+    let inside = loss_rules
+        .iter()
+        .filter(|s| s.lr >= base * 0.999 && s.lr <= max * 1.001)
+        .count();
+    let agreement = if loss_rules.is_empty() {
+        "no loss-based rule could be applied to compare".to_string()
+    } else {
+        let verdict = match (inside, loss_rules.len()) {
+            (i, t) if i == t => "the rules agree",
+            (0, _) => "the rules disagree: look at the plot before trusting the pair",
+            _ => "the rules partly agree",
+        };
+        let list: Vec<String> = loss_rules
+            .iter()
+            .map(|s| format!("{} {:.2e}", s.rule, s.lr))
+            .collect();
+        format!(
+            "{inside} of {} loss-based suggestions ({}) fall inside [{base:.2e}, {max:.2e}]: {verdict}",
+            loss_rules.len(),
+            list.join(", ")
+        )
+    };
+    let agreement = if notes.is_empty() {
+        agreement
+    } else {
+        format!("{agreement}; {}", notes.join("; "))
+    };
+    if !(base.is_finite() && max.is_finite() && base > 0.0 && max > base) {
+        warnings.push(Warning::NoUsablePair { base, max });
+        return Analysis {
+            suggestions,
+            recommendation: None,
+            warnings,
+        };
+    }
+    Analysis {
+        suggestions,
+        recommendation: Some(Recommendation {
+            base_lr: base,
+            max_lr: max,
+            source: source.into(),
+            agreement,
+        }),
+        warnings,
+    }
+}
+
+/// What could not be read from a curve, or should be checked before trusting it.
+/// Settings are named as in [`RangeTestConfig`](super::RangeTestConfig).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Warning {
+    /// Points with a non-finite or negative value were left out.
+    LeftOut {
+        /// How many.
+        count: usize,
+    },
+    /// Too few points to judge.
+    TooShort {
+        /// The points there were.
+        points: usize,
+    },
+    /// The smoothed loss hardly changes.
+    TooFlat,
+    /// The batches scatter more than the loss falls.
+    TooNoisy {
+        /// How far the smoothed loss falls.
+        drop: f64,
+        /// The root-mean-square scatter of the batches around it.
+        residual: f64,
+    },
+    /// Accuracy was still rising at the end of the ramp.
+    StillRising,
+    /// The paper's accuracy rule could not be applied.
+    AccuracyRule(AccuracyRuleError),
+    /// The rules give no usable pair.
+    NoUsablePair {
+        /// The base they gave.
+        base: f64,
+        /// The max they gave.
+        max: f64,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::LeftOut { count } => write!(
+                f,
+                "{count} points with a non-finite or negative value were left out"
+            ),
+            Warning::TooShort { points } => write!(
+                f,
+                "the curve has only {points} points: too short to judge. Run the range test \
+                 for more iterations (100 or more), or lower max_lr if it diverged at once"
+            ),
+            Warning::TooFlat => f.write_str(
+                "the smoothed loss hardly changes over the ramp: too flat to judge. Widen the \
+                 range (min_lr / max_lr) or run more iterations",
+            ),
+            Warning::TooNoisy { drop, residual } => write!(
+                f,
+                "the loss is too noisy to judge: it falls by {drop:.3} while batches scatter \
+                 by {residual:.3}. Use more iterations or a larger batch"
+            ),
+            Warning::StillRising => f.write_str(
+                "accuracy was still rising at the end of the ramp: the true maximum may be \
+                 higher; rerun with a larger max_lr",
+            ),
+            Warning::AccuracyRule(why) => {
+                write!(f, "the paper's accuracy rule cannot be applied: {why}")
+            }
+            Warning::NoUsablePair { base, max } => write!(
+                f,
+                "the curve gives no usable pair (base {base:.3e}, max {max:.3e}): look at the \
+                 plot, or rerun over a wider range"
+            ),
+        }
+    }
+}
