@@ -326,3 +326,104 @@ fn adamw_decays_the_weights_not_the_gradient() {
         assert_close(&weights(&model), &p);
     }
 }
+
+/// The flat optimizer (for engines that keep their weights in one `f32` buffer) applies the
+/// same rules as the tensor optimizers: the same weights after ten steps with a cycling
+/// momentum, for every optimizer; its state survives a round trip through its bytes and is
+/// refused by another optimizer.
+#[test]
+fn the_flat_optimizer_is_the_tensor_optimizer() {
+    use burn::optim::Optimizer;
+    use cyclr_burn::optim::{Adam, FlatOptimizer, MomentumHandle, Sgd};
+    let configs = [
+        OptimizerConfig::adam().with_weight_decay(0.01),
+        OptimizerConfig::adamw(),
+        OptimizerConfig::sgd().with_weight_decay(0.001),
+        OptimizerConfig::Sgd {
+            momentum: 0.9,
+            weight_decay: 0.0,
+            nesterov: true,
+        },
+    ];
+    let device = Device::flex();
+    for config in configs {
+        let n = 37;
+        let mut flat_params: Vec<f32> = (0..n).map(|i| (i as f32 * 0.7).cos()).collect();
+        let mut tensor = Tensor::<1>::from_data(TensorData::new(flat_params.clone(), [n]), &device);
+        let handle = MomentumHandle::new(config.momentum());
+        let mut flat = FlatOptimizer::new(&config, n);
+        let (mut adam_state, mut sgd_state) = (None, None);
+        for step in 0..10 {
+            let momentum = 0.85 + 0.01 * step as f64;
+            handle.set(momentum);
+            let grads: Vec<f32> = (0..n).map(|i| ((i + step) as f32 * 0.31).sin()).collect();
+            let g = Tensor::<1>::from_data(TensorData::new(grads.clone(), [n]), &device);
+            flat.step(&mut flat_params, &grads, 0.01, momentum);
+            tensor = match config {
+                OptimizerConfig::Adam {
+                    beta2,
+                    epsilon,
+                    weight_decay,
+                    ..
+                }
+                | OptimizerConfig::AdamW {
+                    beta2,
+                    epsilon,
+                    weight_decay,
+                    ..
+                } => {
+                    let adam = Adam {
+                        beta1: handle.clone(),
+                        beta2: beta2 as f32,
+                        epsilon: epsilon as f32,
+                        weight_decay: weight_decay as f32,
+                        decoupled: matches!(config, OptimizerConfig::AdamW { .. }),
+                    };
+                    let (t, s) = adam.step(0.01, tensor, g, adam_state.take());
+                    adam_state = s;
+                    t
+                }
+                OptimizerConfig::Sgd {
+                    weight_decay,
+                    nesterov,
+                    ..
+                } => {
+                    let sgd = Sgd {
+                        momentum: handle.clone(),
+                        weight_decay: weight_decay as f32,
+                        nesterov,
+                    };
+                    let (t, s) = sgd.step(0.01, tensor, g, sgd_state.take());
+                    sgd_state = s;
+                    t
+                }
+                _ => unreachable!("every optimizer is listed above"),
+            };
+        }
+        let expected: Vec<f32> = tensor.into_data().iter::<f32>().collect();
+        let worst = flat_params
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-6, "{}: {worst}", config.name());
+
+        let mut back = FlatOptimizer::new(&config, n);
+        back.load_bytes(&flat.to_bytes()).unwrap();
+        assert_eq!(back, flat, "{}", config.name());
+        let other = match config {
+            OptimizerConfig::Sgd { .. } => OptimizerConfig::adam(),
+            _ => OptimizerConfig::sgd(),
+        };
+        assert!(
+            FlatOptimizer::new(&other, n)
+                .load_bytes(&flat.to_bytes())
+                .is_err()
+        );
+        assert!(
+            FlatOptimizer::new(&config, n + 1)
+                .load_bytes(&flat.to_bytes())
+                .is_err()
+        );
+    }
+}

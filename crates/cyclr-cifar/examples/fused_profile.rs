@@ -22,7 +22,7 @@ fn main() {
         if train {
             for k in 0..30 {
                 let idx: Vec<u32> = (k * 100..(k + 1) * 100).collect();
-                e.train_batch(&make_batch(&split, &idx), 1e-3, None);
+                e.train_batch(&make_batch(&split, &idx), 1e-3);
             }
         } else {
             e.evaluate(&split, 100);

@@ -153,14 +153,14 @@ pub fn run_bench(config: &BenchConfig, progress: &mut dyn FnMut(&str)) -> AppRes
 
     progress("training: warm-up");
     for i in 0..config.warmup {
-        engine.train_batch(&batches[i % batches.len()], 1e-3, None);
+        engine.train_batch(&batches[i % batches.len()], 1e-3);
     }
     let mut train_samples = Vec::new();
     for r in 0..config.repeats {
         progress(&format!("training: repeat {}/{}", r + 1, config.repeats));
         let t = Instant::now();
         for i in 0..config.iterations {
-            engine.train_batch(&batches[i % batches.len()], 1e-3, None);
+            engine.train_batch(&batches[i % batches.len()], 1e-3);
         }
         train_samples.push((config.iterations * b) as f64 / t.elapsed().as_secs_f64());
     }

@@ -5,7 +5,7 @@ use crate::error::{AppError, AppResult, message};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use burn::tensor::{Bytes, Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use cyclr_burn::optim::{MomentumHandle, OptimizerConfig};
@@ -60,22 +60,46 @@ impl std::str::FromStr for EngineKind {
     }
 }
 
-enum Inner {
-    Burn(Box<BurnParts>),
-    Fused(Box<FusedCnn>),
+/// A model with its optimizer, as the trainer, the range test and the recreation drive it:
+/// one optimizer step, an evaluation, and its state as bytes. The fused CNN
+/// ([`FusedCnn`]) and any burn classifier ([`BurnClassifier`]) are two; [`Engine`] holds
+/// one.
+pub trait TrainableModel: Send {
+    /// The optimizer's momentum (Adam: beta1), which the schedule sets before each step.
+    fn momentum(&self) -> &MomentumHandle;
+    /// One optimizer step on `batch` at `lr`. A non-finite loss is returned without
+    /// updating the model, so the caller can stop with the last good weights.
+    fn train_batch(&mut self, batch: &Batch, lr: f64) -> BatchResult;
+    /// Mean loss and accuracy over a whole split, without gradients, in batches of
+    /// `batch_size`.
+    fn evaluate(&mut self, split: &Split, batch_size: usize) -> Evaluation;
+    /// The model (a burn record) and the optimizer's state, as bytes.
+    fn save(&self) -> anyhow::Result<(Vec<u8>, Vec<u8>)>;
+    /// Puts back what [`save`](Self::save) produced.
+    fn load(&mut self, model: Vec<u8>, optim: Vec<u8>) -> anyhow::Result<()>;
 }
 
-struct BurnParts {
-    model: ReferenceCnn,
-    optim: ModuleOptimizer,
-    device: Device,
+impl TrainableModel for FusedCnn {
+    fn momentum(&self) -> &MomentumHandle {
+        &self.momentum
+    }
+    fn train_batch(&mut self, batch: &Batch, lr: f64) -> BatchResult {
+        FusedCnn::train_batch(self, batch, lr)
+    }
+    fn evaluate(&mut self, split: &Split, batch_size: usize) -> Evaluation {
+        FusedCnn::evaluate(self, split, batch_size)
+    }
+    fn save(&self) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+        FusedCnn::save(self)
+    }
+    fn load(&mut self, model: Vec<u8>, optim: Vec<u8>) -> anyhow::Result<()> {
+        FusedCnn::load(self, model, optim)
+    }
 }
 
 /// The reference CNN with its optimizer, on burn's ops or on the fused CPU kernels.
 pub struct Engine {
-    /// Momentum (Adam: beta1) of the optimizer, settable every step.
-    pub momentum: MomentumHandle,
-    inner: Inner,
+    model: Box<dyn TrainableModel>,
 }
 
 impl Engine {
@@ -84,71 +108,113 @@ impl Engine {
         device.seed(seed);
         let model = ReferenceCnn::new(&device);
         match kind {
-            EngineKind::Burn => {
-                let (optim, momentum) = optimizer.init();
-                Self {
-                    momentum,
-                    inner: Inner::Burn(Box::new(BurnParts {
-                        model,
-                        optim,
-                        device,
-                    })),
-                }
-            }
-            EngineKind::Fused => {
-                let fused = FusedCnn::from_model(&model, optimizer);
-                Self {
-                    momentum: fused.momentum.clone(),
-                    inner: Inner::Fused(Box::new(fused)),
-                }
-            }
+            EngineKind::Burn => Self::of(BurnClassifier::new(model, optimizer, device)),
+            EngineKind::Fused => Self::of(FusedCnn::from_model(&model, optimizer)),
         }
     }
 
-    /// One step of training at `lr` (and `momentum`, when the schedule cycles it). A
-    /// non-finite loss is returned without updating the model, so the caller can stop with
-    /// the last good weights.
-    pub fn train_batch(&mut self, batch: &Batch, lr: f64, momentum: Option<f64>) -> BatchResult {
-        if let Some(m) = momentum {
-            self.momentum.set(m);
+    /// Any model the trainer can train.
+    pub fn of(model: impl TrainableModel + 'static) -> Self {
+        Self {
+            model: Box::new(model),
         }
-        match &mut self.inner {
-            Inner::Fused(f) => f.train_batch(batch, lr, None),
-            Inner::Burn(b) => {
-                let BurnParts {
-                    model,
-                    optim,
-                    device,
-                } = &mut **b;
-                let n = batch.len();
-                let images = Tensor::from_data(
-                    TensorData::new(batch.images.clone(), [n, 3, 32, 32]),
-                    &*device,
-                );
-                let labels =
-                    Tensor::from_data(TensorData::new(batch.labels.clone(), [n]), &*device);
-                let (loss, logits) = model.forward_loss(images, labels);
-                let loss_value = loss.clone().into_scalar::<f32>() as f64;
-                let correct = count_correct(logits.into_data(), &batch.labels);
-                if loss_value.is_finite() {
-                    let grads = GradientsParams::from_grads(loss.backward(), &*model);
-                    *model = optim.step(lr, model.clone(), grads);
-                }
-                BatchResult {
-                    loss: loss_value,
-                    correct,
-                    size: n,
-                }
-            }
-        }
+    }
+
+    /// The optimizer's momentum (Adam: beta1).
+    pub fn momentum(&self) -> &MomentumHandle {
+        self.model.momentum()
+    }
+
+    /// One optimizer step on `batch` at `lr` (the momentum is the handle's).
+    pub fn train_batch(&mut self, batch: &Batch, lr: f64) -> BatchResult {
+        self.model.train_batch(batch, lr)
     }
 
     /// Mean loss and accuracy over a whole split, without gradients.
     pub fn evaluate(&mut self, split: &Split, batch_size: usize) -> Evaluation {
-        let (model, device) = match &mut self.inner {
-            Inner::Fused(f) => return f.evaluate(split, batch_size),
-            Inner::Burn(b) => (b.model.valid(), b.device.clone().without_autodiff()),
-        };
+        self.model.evaluate(split, batch_size)
+    }
+
+    /// The model (a burn record either way) and the optimizer's state, as bytes.
+    pub fn save(&self) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+        self.model.save()
+    }
+
+    /// Restores what [`save`](Self::save) produced.
+    pub fn load(&mut self, model_bytes: Vec<u8>, optim_bytes: Vec<u8>) -> anyhow::Result<()> {
+        self.model.load(model_bytes, optim_bytes)
+    }
+
+    /// The current weights as the reference burn model on `device`.
+    pub fn model(&self, device: &Device) -> anyhow::Result<ReferenceCnn> {
+        let (bytes, _) = self.save()?;
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))?;
+        Ok(ReferenceCnn::new(device).try_load_record(record)?)
+    }
+}
+
+/// A burn image classifier, as [`BurnClassifier`] trains it.
+pub trait Classifier: Module + Send + 'static {
+    /// Mean loss over the batch, and the logits (`[batch, classes]`).
+    fn forward_loss(&self, images: Tensor<4>, labels: Tensor<1, Int>) -> (Tensor<1>, Tensor<2>);
+}
+
+impl Classifier for ReferenceCnn {
+    fn forward_loss(&self, images: Tensor<4>, labels: Tensor<1, Int>) -> (Tensor<1>, Tensor<2>) {
+        ReferenceCnn::forward_loss(self, images, labels)
+    }
+}
+
+/// Any burn [`Classifier`] with cyclr-burn's optimizer, on any backend: `--engine burn`.
+pub struct BurnClassifier<M> {
+    model: M,
+    optim: ModuleOptimizer,
+    momentum: MomentumHandle,
+    device: Device,
+}
+
+impl<M: Classifier> BurnClassifier<M> {
+    /// `model` (on `device`) trained by `optimizer`.
+    pub fn new(model: M, optimizer: &OptimizerConfig, device: Device) -> Self {
+        let (optim, momentum) = optimizer.init();
+        Self {
+            model,
+            optim,
+            momentum,
+            device,
+        }
+    }
+}
+
+impl<M: Classifier> TrainableModel for BurnClassifier<M> {
+    fn momentum(&self) -> &MomentumHandle {
+        &self.momentum
+    }
+
+    fn train_batch(&mut self, batch: &Batch, lr: f64) -> BatchResult {
+        let n = batch.len();
+        let images = Tensor::from_data(
+            TensorData::new(batch.images.clone(), [n, 3, 32, 32]),
+            &self.device,
+        );
+        let labels = Tensor::from_data(TensorData::new(batch.labels.clone(), [n]), &self.device);
+        let (loss, logits) = self.model.forward_loss(images, labels);
+        let loss_value = loss.clone().into_scalar::<f32>() as f64;
+        let correct = count_correct(logits.into_data(), &batch.labels);
+        if loss_value.is_finite() {
+            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            self.model = self.optim.step(lr, self.model.clone(), grads);
+        }
+        BatchResult {
+            loss: loss_value,
+            correct,
+            size: n,
+        }
+    }
+
+    fn evaluate(&mut self, split: &Split, batch_size: usize) -> Evaluation {
+        let model = self.model.valid();
+        let device = self.device.clone().without_autodiff();
         let indices: Vec<u32> = (0..split.len() as u32).collect();
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for chunk in indices.chunks(batch_size.max(1)) {
@@ -167,40 +233,20 @@ impl Engine {
         }
     }
 
-    /// The model (a burn record either way) and the optimizer's state, as bytes.
-    pub fn save(&self) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
-        match &self.inner {
-            Inner::Fused(f) => f.save(),
-            Inner::Burn(b) => {
-                let m = b.model.clone().into_record().into_bytes()?;
-                let o = b.optim.into_bytes()?;
-                Ok((m.to_vec(), o.to_vec()))
-            }
-        }
+    fn save(&self) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+        let m = self.model.clone().into_record().into_bytes()?;
+        let o = self.optim.into_bytes()?;
+        Ok((m.to_vec(), o.to_vec()))
     }
 
-    /// Restores what [`save`](Self::save) produced.
-    pub fn load(&mut self, model_bytes: Vec<u8>, optim_bytes: Vec<u8>) -> anyhow::Result<()> {
-        match &mut self.inner {
-            Inner::Fused(f) => f.load(model_bytes, optim_bytes),
-            Inner::Burn(b) => {
-                let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model_bytes))?;
-                b.model = b.model.clone().try_load_record(record)?;
-                b.optim = b
-                    .optim
-                    .clone()
-                    .from_bytes(Bytes::from_bytes_vec(optim_bytes))?;
-                Ok(())
-            }
-        }
-    }
-
-    /// The current weights as a burn model on `device`.
-    pub fn model(&self, device: &Device) -> ReferenceCnn {
-        match &self.inner {
-            Inner::Fused(f) => f.to_model(device),
-            Inner::Burn(b) => b.model.clone().valid().to_device(device),
-        }
+    fn load(&mut self, model_bytes: Vec<u8>, optim_bytes: Vec<u8>) -> anyhow::Result<()> {
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model_bytes))?;
+        self.model = self.model.clone().try_load_record(record)?;
+        self.optim = self
+            .optim
+            .clone()
+            .from_bytes(Bytes::from_bytes_vec(optim_bytes))?;
+        Ok(())
     }
 }
 

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use crate::data::{Batch, IMAGE_BYTES, Split, make_batch};
 use crate::measure::{BatchResult, Evaluation};
 use crate::model::ReferenceCnn;
-use cyclr_burn::optim::{MomentumHandle, OptimizerConfig};
+use cyclr_burn::optim::{FlatOptimizer, MomentumHandle, OptimizerConfig};
 
 // Shapes: 3x32x32 -> conv 32x30x30 -> pool 32x15x15 -> conv 64x13x13 -> pool 64x6x6 ->
 // conv 64x4x4 -> 1024 -> 64 -> 10.
@@ -541,18 +541,11 @@ fn softmax_xent(logits: &[f32], labels: &[i64], mut dlogits: Option<&mut [f32]>)
     (loss / b as f64, correct)
 }
 
-/// The optimizer's state, flat over all parameters.
-#[derive(Clone)]
-enum OptimState {
-    Adam { step: u64, m: Vec<f32>, v: Vec<f32> },
-    Sgd { buffer: Option<Vec<f32>> },
-}
-
 /// The reference CNN and its optimizer, on fused CPU kernels.
 pub struct FusedCnn {
     params: Vec<f32>,
-    optimizer: OptimizerConfig,
-    state: OptimState,
+    /// The optimizer over `params`: cyclr-burn's rules, the same as its burn optimizers.
+    optim: FlatOptimizer,
     /// Momentum (Adam: beta1) of the optimizer, settable every step.
     pub momentum: MomentumHandle,
     groups: Vec<GroupState>,
@@ -581,18 +574,9 @@ impl FusedCnn {
             NUM_PARAMS,
             "the reference CNN's parameter count"
         );
-        let state = match optimizer {
-            OptimizerConfig::Adam { .. } | OptimizerConfig::AdamW { .. } => OptimState::Adam {
-                step: 0,
-                m: vec![0.0; NUM_PARAMS],
-                v: vec![0.0; NUM_PARAMS],
-            },
-            _ => OptimState::Sgd { buffer: None },
-        };
         Self {
             params,
-            optimizer: optimizer.clone(),
-            state,
+            optim: FlatOptimizer::new(optimizer, NUM_PARAMS),
             momentum: MomentumHandle::new(optimizer.momentum()),
             groups: Vec::new(),
             scratch: Vec::new(),
@@ -865,97 +849,19 @@ impl FusedCnn {
         (loss, correct)
     }
 
-    /// One training step; a non-finite loss leaves the parameters untouched.
-    pub fn train_batch(&mut self, batch: &Batch, lr: f64, momentum: Option<f64>) -> BatchResult {
-        if let Some(m) = momentum {
-            self.momentum.set(m);
-        }
+    /// One training step at `lr` (and the momentum the handle holds); a non-finite loss
+    /// leaves the parameters untouched.
+    pub fn train_batch(&mut self, batch: &Batch, lr: f64) -> BatchResult {
         let mut grads = Vec::new();
         let (loss, correct) = self.forward_backward(&batch.images, &batch.labels, Some(&mut grads));
         if loss.is_finite() {
-            self.apply(&grads, lr);
+            self.optim
+                .step(&mut self.params, &grads, lr, self.momentum.get());
         }
         BatchResult {
             loss,
             correct,
             size: batch.len(),
-        }
-    }
-
-    /// The same update as [`cyclr_burn::optim::Adam`] (AdamW when decoupled) and
-    /// [`cyclr_burn::optim::Sgd`].
-    fn apply(&mut self, grads: &[f32], lr: f64) {
-        let momentum = self.momentum.get() as f32;
-        let adam = match self.optimizer {
-            OptimizerConfig::Adam {
-                beta2,
-                epsilon,
-                weight_decay,
-                ..
-            } => Some((beta2, epsilon, weight_decay, false)),
-            OptimizerConfig::AdamW {
-                beta2,
-                epsilon,
-                weight_decay,
-                ..
-            } => Some((beta2, epsilon, weight_decay, true)),
-            _ => None,
-        };
-        match (&self.optimizer, &mut self.state) {
-            (_, OptimState::Adam { step, m, v }) => {
-                let (beta2, epsilon, weight_decay, decoupled) =
-                    adam.expect("Adam state with an Adam optimizer");
-                *step += 1;
-                let (b1, b2) = (momentum, beta2 as f32);
-                // AdamW decays the weights instead of adding to the gradient.
-                let (wd, keep) = if decoupled {
-                    (0.0, (1.0 - lr * weight_decay) as f32)
-                } else {
-                    (weight_decay as f32, 1.0)
-                };
-                let t = (*step).min(i32::MAX as u64) as i32;
-                let bc1 = 1.0 - (b1 as f64).powi(t);
-                let bc2_sqrt = (1.0 - (b2 as f64).powi(t)).sqrt();
-                let step_size = (lr * bc2_sqrt / bc1) as f32;
-                let eps = epsilon as f32 * bc2_sqrt as f32;
-                // Element-wise, so the slices may run on any thread in any order.
-                self.params
-                    .par_chunks_mut(UPDATE_CHUNK)
-                    .zip(grads.par_chunks(UPDATE_CHUNK))
-                    .zip(m.par_chunks_mut(UPDATE_CHUNK))
-                    .zip(v.par_chunks_mut(UPDATE_CHUNK))
-                    .for_each(|(((p, g), m), v)| {
-                        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
-                            let g = if wd != 0.0 { g + *p * wd } else { g };
-                            *m = *m * b1 + g * (1.0 - b1);
-                            *v = *v * b2 + g * g * (1.0 - b2);
-                            if keep != 1.0 {
-                                *p *= keep;
-                            }
-                            *p -= *m / (v.sqrt() + eps) * step_size;
-                        }
-                    });
-            }
-            (
-                OptimizerConfig::Sgd {
-                    weight_decay,
-                    nesterov,
-                    ..
-                },
-                OptimState::Sgd { buffer },
-            ) => {
-                let wd = *weight_decay as f32;
-                let lr = lr as f32;
-                let first = buffer.is_none();
-                let buf = buffer.get_or_insert_with(|| vec![0.0; NUM_PARAMS]);
-                for ((p, &g), b) in self.params.iter_mut().zip(grads).zip(buf.iter_mut()) {
-                    let g = if wd != 0.0 { g + *p * wd } else { g };
-                    *b = if first { g } else { *b * momentum + g };
-                    let d = if *nesterov { g + *b * momentum } else { *b };
-                    *p -= d * lr;
-                }
-            }
-            _ => unreachable!("the state is built for its optimizer"),
         }
     }
 
@@ -983,98 +889,32 @@ impl FusedCnn {
         (loss, g)
     }
 
-    /// The model as a burn record, and the optimizer state in this engine's format.
+    /// The model as a burn record, and the optimizer's state.
     pub fn save(&self) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
         let model = self
             .to_model(&Device::flex())
             .into_record()
             .into_bytes()?
             .to_vec();
-        let mut optim = OPTIM_MAGIC.to_vec();
-        let floats = |out: &mut Vec<u8>, v: &[f32]| {
-            v.iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes()))
-        };
-        match &self.state {
-            OptimState::Adam { step, m, v } => {
-                optim.push(0);
-                optim.extend_from_slice(&step.to_le_bytes());
-                floats(&mut optim, m);
-                floats(&mut optim, v);
-            }
-            OptimState::Sgd { buffer } => {
-                optim.push(1);
-                optim.push(u8::from(buffer.is_some()));
-                if let Some(b) = buffer {
-                    floats(&mut optim, b);
-                }
-            }
-        }
-        Ok((model, optim))
+        Ok((model, self.optim.to_bytes()))
     }
 
     /// Restores what [`save`](Self::save) wrote.
     pub fn load(&mut self, model: Vec<u8>, optim: Vec<u8>) -> anyhow::Result<()> {
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(model))?;
         let burn_model = ReferenceCnn::new(&Device::flex()).try_load_record(record)?;
-        let restored = FusedCnn::from_model(&burn_model, &self.optimizer);
-        let mut r = Reader(&optim);
-        if r.take(OPTIM_MAGIC.len()) != Some(OPTIM_MAGIC) {
-            return Err(Reader::bad());
-        }
-        let state = match (r.byte()?, &self.optimizer) {
-            (0, OptimizerConfig::Adam { .. } | OptimizerConfig::AdamW { .. }) => {
-                let step = u64::from_le_bytes(r.take(8).ok_or_else(Reader::bad)?.try_into()?);
-                OptimState::Adam {
-                    step,
-                    m: r.floats(NUM_PARAMS)?,
-                    v: r.floats(NUM_PARAMS)?,
-                }
-            }
-            (1, OptimizerConfig::Sgd { .. }) => {
-                let buffer = if r.byte()? == 1 {
-                    Some(r.floats(NUM_PARAMS)?)
-                } else {
-                    None
-                };
-                OptimState::Sgd { buffer }
-            }
-            _ => return Err(Reader::bad()),
-        };
+        let restored = FusedCnn::from_model(&burn_model, self.optim.config());
+        let mut optimizer = restored.optim;
+        optimizer.load_bytes(&optim).map_err(|e| {
+            anyhow::anyhow!(
+                "the optimizer state was not written by the fused engine, or is damaged: {e}"
+            )
+        })?;
         self.params = restored.params;
-        self.state = state;
+        self.optim = optimizer;
         Ok(())
     }
 }
-
-/// Reads the optimizer state back.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn bad() -> anyhow::Error {
-        anyhow::anyhow!("the optimizer state was not written by the fused engine, or is damaged")
-    }
-
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = (self.0.get(..n)?, self.0.get(n..)?);
-        self.0 = rest;
-        Some(head)
-    }
-
-    fn byte(&mut self) -> anyhow::Result<u8> {
-        Ok(self.take(1).ok_or_else(Self::bad)?[0])
-    }
-
-    fn floats(&mut self, n: usize) -> anyhow::Result<Vec<f32>> {
-        let bytes = self.take(4 * n).ok_or_else(Self::bad)?;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
-    }
-}
-
-const OPTIM_MAGIC: &[u8] = b"CYCLRFO1";
 
 fn bias_relu_rows(h: &mut [f32], bias: &[f32]) {
     for row in h.chunks_exact_mut(bias.len()) {

@@ -155,7 +155,7 @@ impl RangeTestTarget for EngineTarget<'_> {
     fn train_step(&mut self, batches: Vec<Batch>, lr: f64) -> Result<StepLoss, EngineTargetError> {
         let [batch] = <[Batch; 1]>::try_from(batches)
             .map_err(|b| EngineTargetError::Accumulation(b.len()))?;
-        let r = self.engine.train_batch(&batch, lr, None);
+        let r = self.engine.train_batch(&batch, lr);
         Ok(StepLoss {
             loss: r.loss,
             accuracy: Some(r.correct as f64 / r.size.max(1) as f64),

@@ -147,7 +147,7 @@ fn every_optimizer_step_matches_our_burn_optimizer_under_cycled_momentum() {
             device,
             cyclr_cifar::engine::EngineKind::Burn,
         );
-        let mut fused = FusedCnn::from_model(&burn.model(&Device::flex()), &config);
+        let mut fused = FusedCnn::from_model(&burn.model(&Device::flex()).unwrap(), &config);
         let lr = if config.name() == "sgd" { 1e-2 } else { 1e-3 };
         for (step, momentum) in [Some(0.95), Some(0.85), None, Some(0.9)]
             .into_iter()
@@ -155,9 +155,10 @@ fn every_optimizer_step_matches_our_burn_optimizer_under_cycled_momentum() {
         {
             if let Some(m) = momentum {
                 fused.momentum.set(m);
+                burn.momentum().set(m);
             }
-            let a = fused.train_batch(&batch, lr, None);
-            let b = burn.train_batch(&batch, lr, momentum);
+            let a = fused.train_batch(&batch, lr);
+            let b = burn.train_batch(&batch, lr);
             assert!(
                 (a.loss - b.loss).abs() < 1e-4,
                 "{}: step {step}: {} vs {}",
@@ -166,7 +167,7 @@ fn every_optimizer_step_matches_our_burn_optimizer_under_cycled_momentum() {
                 b.loss
             );
         }
-        let burn_params = FusedCnn::from_model(&burn.model(&Device::flex()), &config);
+        let burn_params = FusedCnn::from_model(&burn.model(&Device::flex()).unwrap(), &config);
         let worst = fused
             .params()
             .iter()
@@ -199,15 +200,12 @@ fn saved_state_resumes_identically() {
         let mut a = FusedCnn::from_model(&ReferenceCnn::new(&device), &config);
         let b1 = random_batch(10, 4);
         let b2 = random_batch(10, 5);
-        a.train_batch(&b1, 1e-3, None);
+        a.train_batch(&b1, 1e-3);
         let (model, optim) = a.save().unwrap();
         let mut b = FusedCnn::from_model(&ReferenceCnn::new(&device), &config);
         b.load(model, optim).unwrap();
         assert_eq!(a.params(), b.params());
-        let (x, y) = (
-            a.train_batch(&b2, 1e-3, None),
-            b.train_batch(&b2, 1e-3, None),
-        );
+        let (x, y) = (a.train_batch(&b2, 1e-3), b.train_batch(&b2, 1e-3));
         assert_eq!(x.loss, y.loss);
         assert_eq!(a.params(), b.params());
         // Another engine's optimizer state is refused with a clear message.
@@ -224,7 +222,7 @@ fn evaluation_matches_burns() {
     let config = OptimizerConfig::adam();
     let mut burn =
         cyclr_cifar::engine::Engine::new(&config, 4, device, cyclr_cifar::engine::EngineKind::Burn);
-    let mut fused = FusedCnn::from_model(&burn.model(&Device::flex()), &config);
+    let mut fused = FusedCnn::from_model(&burn.model(&Device::flex()).unwrap(), &config);
     let n = 230;
     let split = cyclr_cifar::data::Split {
         images: (0..n * 3072)

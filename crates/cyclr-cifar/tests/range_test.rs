@@ -24,7 +24,7 @@ fn the_model_and_optimizer_are_restored_afterwards() {
         let next = cyclr_cifar::data::make_batch(&data.train, &(50..100).collect::<Vec<u32>>());
         let make = || {
             let mut e = Engine::new(&OptimizerConfig::adam(), 3, Device::flex().autodiff(), kind);
-            e.train_batch(&batch, 1e-3, None);
+            e.train_batch(&batch, 1e-3);
             e
         };
         let (mut tested, mut control) = (make(), make());
@@ -52,13 +52,13 @@ fn the_model_and_optimizer_are_restored_afterwards() {
         );
         // The next step (which uses Adam's moments) is the same as if no test had run.
         let (a, b) = (
-            tested.train_batch(&next, 1e-3, None),
-            control.train_batch(&next, 1e-3, None),
+            tested.train_batch(&next, 1e-3),
+            control.train_batch(&next, 1e-3),
         );
         assert_eq!(a.loss, b.loss, "{kind:?}");
         let weights = |e: &Engine| {
             cyclr_cifar::fused::FusedCnn::from_model(
-                &e.model(&Device::flex()),
+                &e.model(&Device::flex()).unwrap(),
                 &OptimizerConfig::adam(),
             )
             .params()

@@ -16,7 +16,8 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::error::{AppResult, input_bail};
-use cyclr::LrSchedule;
+use burn::lr_scheduler::LrScheduler;
+use cyclr_burn::scheduler::CyclrScheduler;
 
 pub use checkpoint::{CHECKPOINT_FILE, has_checkpoint, load_run, load_summary};
 pub use config::TrainConfig;
@@ -231,7 +232,11 @@ pub fn train(
     let train = data.train.clone();
     let session_start = Instant::now();
     let elapsed_before = position.elapsed_s;
-    let schedule = &config.schedule;
+    // The crate's own scheduler, as burn's Learner would drive it: it sets the momentum
+    // (through the engine's handle) when the schedule cycles it, and gives the rate.
+    let mut scheduler =
+        CyclrScheduler::with_momentum(config.schedule.clone(), engine.momentum().clone())
+            .at_step(position.step);
 
     while position.step < total_steps {
         let epoch = position.step / steps_per_epoch;
@@ -240,10 +245,10 @@ pub fn train(
         let batches = Prefetcher::new(train.clone(), order, config.batch_size, skip);
         for batch in batches {
             let step = position.step;
-            let lr = schedule.lr(step);
-            let momentum = schedule.momentum(step);
+            debug_assert_eq!(scheduler.next_step(), step);
+            let lr = scheduler.step();
             let t = Instant::now();
-            let r = engine.train_batch(&batch, lr, momentum);
+            let r = engine.train_batch(&batch, lr);
             let dt = t.elapsed().as_secs_f64();
             if !r.loss.is_finite() {
                 position.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
@@ -263,7 +268,7 @@ pub fn train(
                 write_run(&position, Some(note.clone()))?;
                 return Ok(summary_of(&position, Some(note)));
             }
-            let momentum = momentum.unwrap_or_else(|| engine.momentum.get());
+            let momentum = engine.momentum().get();
             let w = &mut position.window;
             w.loss_sum += r.loss * r.size as f64;
             w.correct += r.correct as u64;

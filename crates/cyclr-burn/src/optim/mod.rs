@@ -19,10 +19,19 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use burn::optim::{ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
-use burn::tensor::{Device, Tensor};
-use burn_pack::Scalar;
+use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
+
+mod adam;
+mod error;
+mod flat;
+pub mod rule;
+mod sgd;
+
+pub use adam::{Adam, AdamState};
+pub use error::OptimizerConfigError;
+pub use flat::{FlatOptimizer, FlatStateError};
+pub use sgd::{Sgd, SgdState};
 
 /// A momentum (or beta1) value shared between a schedule and an optimizer. Clones share
 /// the value.
@@ -239,231 +248,5 @@ impl OptimizerConfig {
             }),
         };
         (optim, handle)
-    }
-}
-
-/// Why an optimizer's parameters were rejected. Parameters are named as in
-/// [`OptimizerConfig`]; a front-end renders its own names with [`describe`](Self::describe).
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum OptimizerConfigError {
-    /// A momentum or decay rate outside [0, 1).
-    NotUnit {
-        /// `momentum`, `beta1` or `beta2`.
-        name: &'static str,
-        /// The value given.
-        value: f64,
-    },
-    /// Weight decay below 0, NaN or infinite.
-    NegativeWeightDecay {
-        /// The value given.
-        value: f64,
-    },
-    /// Weight decay above 1.
-    WeightDecayTooLarge {
-        /// The value given.
-        value: f64,
-    },
-    /// Adam's epsilon is not above 0.
-    Epsilon {
-        /// The value given.
-        value: f64,
-    },
-}
-
-impl OptimizerConfigError {
-    /// The message, with each parameter called what `name` calls it.
-    pub fn describe(&self, name: &dyn Fn(&str) -> String) -> String {
-        use OptimizerConfigError as E;
-        match self {
-            E::NotUnit { name: n, value } => {
-                format!("{} is {value}, but it must be in [0, 1)", name(n))
-            }
-            E::NegativeWeightDecay { value } => format!(
-                "{} is {value}, but it must be a finite number >= 0",
-                name("weight_decay")
-            ),
-            E::WeightDecayTooLarge { value } => format!(
-                "{} is {value}, but it must be at most 1 (typical values: 1e-4 to 1e-2)",
-                name("weight_decay")
-            ),
-            E::Epsilon { value } => {
-                format!(
-                    "{} is {value}, but it must be > 0 (e.g. 1e-7)",
-                    name("epsilon")
-                )
-            }
-        }
-    }
-}
-
-impl std::fmt::Display for OptimizerConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.describe(&|n| n.to_string()))
-    }
-}
-
-impl std::error::Error for OptimizerConfigError {}
-
-/// Adam (or AdamW, when `decoupled`) whose beta1 is read from a [`MomentumHandle`] at
-/// every step.
-#[derive(Clone)]
-pub struct Adam {
-    /// First-moment decay, read at every step.
-    pub beta1: MomentumHandle,
-    /// Second-moment decay.
-    pub beta2: f32,
-    /// Added to the denominator.
-    pub epsilon: f32,
-    /// Weight decay: an L2 term in the gradient, or decoupled when `decoupled`.
-    pub weight_decay: f32,
-    /// AdamW: decay the weights by `lr * weight_decay` instead of adding to the gradient.
-    pub decoupled: bool,
-}
-
-/// Adam's state for one parameter.
-#[derive(Clone)]
-pub struct AdamState<const D: usize> {
-    /// Updates made so far (the `t` of the bias correction).
-    pub step: u64,
-    /// First-moment estimate.
-    pub moment_1: Tensor<D>,
-    /// Second-moment estimate.
-    pub moment_2: Tensor<D>,
-}
-
-impl<const D: usize> RecordState for AdamState<D> {
-    fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
-        out.push_scalar(prefix, "step", Scalar::from(self.step));
-        out.push_tensor(prefix, "moment_1", self.moment_1.clone().into_data());
-        out.push_tensor(prefix, "moment_2", self.moment_2.clone().into_data());
-    }
-
-    fn state_unflatten(prefix: &str, src: &mut StateSource, device: &Device) -> Option<Self> {
-        Some(Self {
-            step: u64::try_from(src.take_scalar(prefix, "step")?).ok()?,
-            moment_1: Tensor::from_data(src.take_tensor(prefix, "moment_1")?, device),
-            moment_2: Tensor::from_data(src.take_tensor(prefix, "moment_2")?, device),
-        })
-    }
-}
-
-impl Optimizer for Adam {
-    type State<const D: usize> = AdamState<D>;
-
-    fn step<const D: usize>(
-        &self,
-        lr: f64,
-        tensor: Tensor<D>,
-        mut grad: Tensor<D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let beta1 = self.beta1.get() as f32;
-        let beta2 = self.beta2;
-        if self.weight_decay != 0.0 && !self.decoupled {
-            grad = grad + tensor.clone().mul_scalar(self.weight_decay);
-        }
-        let state = match state {
-            Some(s) => AdamState {
-                step: s.step + 1,
-                moment_1: s.moment_1.mul_scalar(beta1) + grad.clone().mul_scalar(1.0 - beta1),
-                moment_2: s.moment_2.mul_scalar(beta2) + grad.square().mul_scalar(1.0 - beta2),
-            },
-            None => AdamState {
-                step: 1,
-                moment_1: grad.clone().mul_scalar(1.0 - beta1),
-                moment_2: grad.square().mul_scalar(1.0 - beta2),
-            },
-        };
-        let t = state.step.min(i32::MAX as u64) as i32;
-        let bc1 = 1.0 - (beta1 as f64).powi(t);
-        let bc2_sqrt = (1.0 - (beta2 as f64).powi(t)).sqrt();
-        // lr * m_hat / (sqrt(v_hat) + eps), rearranged to scale the small tensors once.
-        let step_size = (lr * bc2_sqrt / bc1) as f32;
-        let denom = state
-            .moment_2
-            .clone()
-            .sqrt()
-            .add_scalar(self.epsilon * bc2_sqrt as f32);
-        let update = state.moment_1.clone().div(denom).mul_scalar(step_size);
-        let decay = lr * self.weight_decay as f64;
-        let tensor = if self.decoupled && decay != 0.0 {
-            tensor.mul_scalar(1.0 - decay)
-        } else {
-            tensor
-        };
-        (tensor - update, Some(state))
-    }
-
-    fn to_device<const D: usize>(mut state: Self::State<D>, device: &Device) -> Self::State<D> {
-        state.moment_1 = state.moment_1.to_device(device);
-        state.moment_2 = state.moment_2.to_device(device);
-        state
-    }
-}
-
-/// SGD with momentum (PyTorch semantics, no dampening) read from a [`MomentumHandle`].
-#[derive(Clone)]
-pub struct Sgd {
-    /// Momentum, read at every step.
-    pub momentum: MomentumHandle,
-    /// L2 penalty added to the gradient.
-    pub weight_decay: f32,
-    /// Nesterov momentum.
-    pub nesterov: bool,
-}
-
-/// SGD's momentum buffer for one parameter.
-#[derive(Clone)]
-pub struct SgdState<const D: usize> {
-    /// The momentum buffer.
-    pub buffer: Tensor<D>,
-}
-
-impl<const D: usize> RecordState for SgdState<D> {
-    fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
-        out.push_tensor(prefix, "buffer", self.buffer.clone().into_data());
-    }
-
-    fn state_unflatten(prefix: &str, src: &mut StateSource, device: &Device) -> Option<Self> {
-        Some(Self {
-            buffer: Tensor::from_data(src.take_tensor(prefix, "buffer")?, device),
-        })
-    }
-}
-
-impl Optimizer for Sgd {
-    type State<const D: usize> = SgdState<D>;
-
-    fn step<const D: usize>(
-        &self,
-        lr: f64,
-        tensor: Tensor<D>,
-        mut grad: Tensor<D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let momentum = self.momentum.get() as f32;
-        if self.weight_decay != 0.0 {
-            grad = grad + tensor.clone().mul_scalar(self.weight_decay);
-        }
-        let buffer = match state {
-            Some(s) => s.buffer.mul_scalar(momentum) + grad.clone(),
-            None => grad.clone(),
-        };
-        let direction = if self.nesterov {
-            grad + buffer.clone().mul_scalar(momentum)
-        } else {
-            buffer.clone()
-        };
-        (
-            tensor - direction.mul_scalar(lr as f32),
-            Some(SgdState { buffer }),
-        )
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
-        SgdState {
-            buffer: state.buffer.to_device(device),
-        }
     }
 }
