@@ -12,7 +12,7 @@ use cyclr_burn::range_test::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Batch, Cifar10, Prefetcher, Split, epoch_order};
+use crate::data::{Batch, Dataset, Prefetcher, Split, epoch_order};
 use crate::engine::{Backend, Engine, EngineKind};
 use crate::environment::{Hardware, Versions};
 use crate::error::AppResult;
@@ -208,12 +208,12 @@ impl RangeTestProgress for Progress<'_> {
 pub fn run_on_engine(
     engine: &mut Engine,
     settings: &RangeTestSettings,
-    data: &Cifar10,
+    data: &dyn Dataset,
     observer: &mut dyn Observer,
 ) -> AppResult<RangeTestOutcome> {
     settings.validate()?;
-    let per_epoch = data.train.steps_per_epoch(settings.batch_size);
-    let train = data.train.clone();
+    let per_epoch = data.train().steps_per_epoch(settings.batch_size);
+    let train = data.train().clone();
     let (len, seed, batch_size) = (train.len(), settings.seed, settings.batch_size);
     // Epoch after epoch, each in its own shuffled order, for a ramp longer than one.
     let batches = (0..).flat_map(move |epoch| {
@@ -228,7 +228,7 @@ pub fn run_on_engine(
     };
     let mut target = EngineTarget {
         engine,
-        test: &data.test,
+        test: data.test(),
     };
     Ok(settings
         .driver(per_epoch)
@@ -238,7 +238,7 @@ pub fn run_on_engine(
 /// The whole range test on a fresh model: ramp, analysis, stepsize advice.
 pub fn run_range_test(
     settings: &RangeTestSettings,
-    data: &Cifar10,
+    data: &dyn Dataset,
     observer: &mut dyn Observer,
 ) -> AppResult<RangeTestResult> {
     settings.validate()?;
@@ -247,12 +247,7 @@ pub fn run_range_test(
     let outcome = run_on_engine(&mut engine, settings, data, observer)?;
     Ok(RangeTestResult {
         settings: settings.clone(),
-        data: DataInfo {
-            source: data.source.display().to_string(),
-            train_images: data.train.len(),
-            test_images: data.test.len(),
-            sha256: Some(data.digest()),
-        },
+        data: data.info(),
         versions: Versions::current(),
         hardware: Hardware::current(settings.backend, settings.engine),
         outcome,

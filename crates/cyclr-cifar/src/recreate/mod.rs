@@ -14,7 +14,7 @@ use cyclr::{
 use cyclr_burn::optim::OptimizerConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::data::Cifar10;
+use crate::data::Dataset;
 use crate::environment::{Hardware, Versions};
 use crate::error::{AppError, AppResult, message};
 use crate::io::write_atomic;
@@ -146,7 +146,7 @@ fn cyclic(policy: Policy, base: f64, max: f64, step: u64, gamma: f64) -> AppResu
 /// Runs (or continues) a recreation in `out`.
 pub fn recreate(
     plan: &RecreatePlan,
-    data: &Cifar10,
+    data: &dyn Dataset,
     out: &Path,
     observer: &mut dyn Observer,
 ) -> AppResult<RecreateReport> {
@@ -171,7 +171,7 @@ pub fn recreate(
     }
 
     let p = &plan.profile;
-    let per_epoch = data.train.steps_per_epoch(p.batch_size);
+    let per_epoch = data.train().steps_per_epoch(p.batch_size);
 
     // 1. The range test (or the given bounds).
     let range_dir = out.join("range-test");
@@ -405,11 +405,12 @@ pub fn recreate(
     }
 
     // 4. Pictures and report.
+    let info = data.info();
     let report = RecreateReport {
         plan: plan.clone(),
-        data: data.source.display().to_string(),
-        train_images: data.train.len(),
-        test_images: data.test.len(),
+        data: info.source,
+        train_images: info.train_images,
+        test_images: info.test_images,
         hardware: Hardware::current(plan.backend, plan.engine),
         versions: Versions::current(),
         base_lr,

@@ -23,14 +23,14 @@ pub use checkpoint::{CHECKPOINT_FILE, has_checkpoint, load_run, load_summary};
 pub use config::TrainConfig;
 
 use crate::charts::training_chart;
-use crate::data::{Cifar10, Prefetcher, epoch_order};
+use crate::data::{Dataset, Prefetcher, epoch_order};
 use crate::engine::Engine;
 use crate::environment::{Hardware, Versions};
 use crate::io::write_atomic;
 use crate::measure::Evaluation;
 use crate::observer::{BatchProgress, Observer};
 use crate::run_record::{
-    DataInfo, METRICS_FILE, MetricsRow, RUN_FILE, RunRecord, RunStatus, RunSummary, append_metrics,
+    METRICS_FILE, MetricsRow, RUN_FILE, RunRecord, RunStatus, RunSummary, append_metrics,
     rewrite_metrics,
 };
 use checkpoint::{Checkpoint, Position, Window, read_checkpoint, summary_of, write_checkpoint};
@@ -42,13 +42,13 @@ use checkpoint::{Checkpoint, Position, Window, read_checkpoint, summary_of, writ
 /// the current batch, so nothing is lost).
 pub fn train(
     config: &TrainConfig,
-    data: &Cifar10,
+    data: &dyn Dataset,
     out: &Path,
     resume: bool,
     observer: &mut dyn Observer,
 ) -> AppResult<RunSummary> {
     config.validate()?;
-    if data.train.is_empty() || data.test.is_empty() {
+    if data.train().is_empty() || data.test().is_empty() {
         return Err(anyhow::anyhow!("the training and test sets must not be empty").into());
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -56,12 +56,7 @@ pub fn train(
     let _lock = crate::folder_lock::lock_folder(out)?;
     let ckpt_path = out.join(CHECKPOINT_FILE);
     let metrics_path = out.join(METRICS_FILE);
-    let data_info = DataInfo {
-        source: data.source.display().to_string(),
-        train_images: data.train.len(),
-        test_images: data.test.len(),
-        sha256: Some(data.digest()),
-    };
+    let data_info = data.info();
     let device = config.backend.device()?;
     let mut engine = Engine::new(&config.optimizer, config.seed, device, config.engine);
 
@@ -163,7 +158,7 @@ pub fn train(
         }
     };
 
-    let train_len = data.train.len();
+    let train_len = data.train().len();
     let steps_per_epoch = config.steps_per_epoch(train_len);
     let total_steps = config.total_steps(train_len);
     let hardware = Hardware::current(config.backend, config.engine);
@@ -229,7 +224,7 @@ pub fn train(
     }
     observer.on_start(position.step, total_steps);
 
-    let train = data.train.clone();
+    let train = data.train().clone();
     let session_start = Instant::now();
     let elapsed_before = position.elapsed_s;
     // The crate's own scheduler, as burn's Learner would drive it: it sets the momentum
@@ -291,7 +286,7 @@ pub fn train(
             let last = step == total_steps;
             let periodic = config.eval_every.is_some_and(|k| step % k == 0);
             if epoch_end || last || periodic {
-                let eval = engine.evaluate(&data.test, 500);
+                let eval = engine.evaluate(data.test(), 500);
                 position.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
                 let row = metrics_row(&position, eval, lr, momentum, steps_per_epoch);
                 position.window = Window::default();

@@ -1,0 +1,256 @@
+//! The convolutional part, forward and backward, a group of images at a time, with the
+//! buffers each group and each thread keeps.
+
+use super::kernels::*;
+use super::layout::*;
+use crate::data::IMAGE_BYTES;
+
+/// Images per group: each layer of a group is one matrix product, small enough to stay in
+/// the core's cache (a conv2 patch matrix of 8 images is 1.5 MB).
+pub(super) const GROUP: usize = 8;
+
+/// Parameters per slice when the optimizer update and the sum of the threads' gradients
+/// are spread over the threads: large enough that a slice outweighs handing it out.
+pub(super) const UPDATE_CHUNK: usize = 8192;
+
+/// What the forward pass keeps of a group of images for the backward pass. Each buffer
+/// holds the group's images one after another (image `i` at `i * size`).
+#[derive(Clone)]
+pub(super) struct GroupState {
+    /// The group's first image in the batch, and how many it holds.
+    pub(super) first: usize,
+    pub(super) len: usize,
+    pub(super) x: Vec<f32>,
+    pub(super) rows1: Vec<f32>,
+    pub(super) a1: Vec<f32>,
+    pub(super) p1: Vec<f32>,
+    pub(super) rows2: Vec<f32>,
+    pub(super) a2: Vec<f32>,
+    pub(super) p2: Vec<f32>,
+    pub(super) rows3: Vec<f32>,
+    pub(super) a3: Vec<f32>,
+}
+
+impl GroupState {
+    pub(super) fn new() -> Self {
+        let g = GROUP;
+        Self {
+            first: 0,
+            len: 0,
+            x: vec![0.0; g * S0 * S0 * C0],
+            rows1: vec![0.0; g * N1 * K1],
+            a1: vec![0.0; g * N1 * C1],
+            p1: vec![0.0; g * Q1 * Q1 * C1],
+            rows2: vec![0.0; g * N2 * K2],
+            a2: vec![0.0; g * N2 * C2],
+            p2: vec![0.0; g * Q2 * Q2 * C2],
+            rows3: vec![0.0; g * N3 * K3],
+            a3: vec![0.0; g * N3 * C3],
+        }
+    }
+}
+
+/// Per-thread scratch of the backward pass, with that thread's convolution gradients (in
+/// the permuted layout).
+#[derive(Clone)]
+pub(super) struct Scratch {
+    pub(super) da3: Vec<f32>,
+    pub(super) drows3: Vec<f32>,
+    pub(super) dp2: Vec<f32>,
+    pub(super) da2: Vec<f32>,
+    pub(super) drows2: Vec<f32>,
+    pub(super) dp1: Vec<f32>,
+    pub(super) da1: Vec<f32>,
+    pub(super) grads: Vec<f32>,
+}
+
+impl Scratch {
+    pub(super) fn new() -> Self {
+        let g = GROUP;
+        Self {
+            da3: vec![0.0; g * N3 * C3],
+            drows3: vec![0.0; g * N3 * K3],
+            dp2: vec![0.0; Q2 * Q2 * C2],
+            da2: vec![0.0; g * N2 * C2],
+            drows2: vec![0.0; g * N2 * K2],
+            dp1: vec![0.0; Q1 * Q1 * C1],
+            da1: vec![0.0; g * N1 * C1],
+            grads: vec![0.0; CONV_PARAMS],
+        }
+    }
+}
+
+/// Forward through the convolutions for a group (`images`: the batch, CHW; `wp`: the
+/// permuted parameters); `out` receives the group's flattened features in burn's CHW order.
+pub(super) fn conv_forward(wp: &[f32], images: &[f32], st: &mut GroupState, out: &mut [f32]) {
+    let n = st.len;
+    for i in 0..n {
+        let x = &images[(st.first + i) * IMAGE_BYTES..][..IMAGE_BYTES];
+        let xi = &mut st.x[i * S0 * S0 * C0..][..S0 * S0 * C0];
+        for c in 0..C0 {
+            for (k, &v) in x[c * S0 * S0..][..S0 * S0].iter().enumerate() {
+                xi[k * C0 + c] = v;
+            }
+        }
+        im2row::<C0, S0>(xi, &mut st.rows1[i * N1 * K1..]);
+    }
+    mm(
+        n * N1,
+        C1,
+        K1,
+        &mut st.a1,
+        C1,
+        false,
+        &st.rows1,
+        (K1, 1),
+        &wp[W1.at..],
+        (1, K1),
+    );
+    for i in 0..n {
+        let p1 = &mut st.p1[i * Q1 * Q1 * C1..][..Q1 * Q1 * C1];
+        pool_bias_relu::<C1, S1>(&st.a1[i * N1 * C1..], &wp[B1.at..B1.at + C1], p1);
+        im2row::<C1, Q1>(p1, &mut st.rows2[i * N2 * K2..]);
+    }
+    mm(
+        n * N2,
+        C2,
+        K2,
+        &mut st.a2,
+        C2,
+        false,
+        &st.rows2,
+        (K2, 1),
+        &wp[W2.at..],
+        (1, K2),
+    );
+    for i in 0..n {
+        let p2 = &mut st.p2[i * Q2 * Q2 * C2..][..Q2 * Q2 * C2];
+        pool_bias_relu::<C2, S2>(&st.a2[i * N2 * C2..], &wp[B2.at..B2.at + C2], p2);
+        im2row::<C2, Q2>(p2, &mut st.rows3[i * N3 * K3..]);
+    }
+    mm(
+        n * N3,
+        C3,
+        K3,
+        &mut st.a3,
+        C3,
+        false,
+        &st.rows3,
+        (K3, 1),
+        &wp[W3.at..],
+        (1, K3),
+    );
+    for i in 0..n {
+        let (a3, o) = (
+            &st.a3[i * N3 * C3..][..N3 * C3],
+            &mut out[i * FLAT..][..FLAT],
+        );
+        for pos in 0..N3 {
+            for c in 0..C3 {
+                o[c * N3 + pos] = (a3[pos * C3 + c] + wp[B3.at + c]).max(0.0);
+            }
+        }
+    }
+}
+
+/// Backward through the convolutions for a group (`da3`: the gradient of the group's
+/// flattened features, already masked by ReLU), adding into `sc.grads` (permuted layout).
+pub(super) fn conv_backward(wp: &[f32], st: &GroupState, da3: &[f32], sc: &mut Scratch) {
+    let n = st.len;
+    let g = &mut sc.grads;
+    for i in 0..n {
+        let (src, dst) = (
+            &da3[i * FLAT..][..FLAT],
+            &mut sc.da3[i * N3 * C3..][..N3 * C3],
+        );
+        for pos in 0..N3 {
+            for c in 0..C3 {
+                let v = src[c * N3 + pos];
+                dst[pos * C3 + c] = v;
+                g[B3.at + c] += v;
+            }
+        }
+    }
+    mm(
+        C3,
+        K3,
+        n * N3,
+        &mut g[W3.at..],
+        K3,
+        true,
+        &sc.da3,
+        (1, C3),
+        &st.rows3,
+        (K3, 1),
+    );
+    mm(
+        n * N3,
+        K3,
+        C3,
+        &mut sc.drows3,
+        K3,
+        false,
+        &sc.da3,
+        (C3, 1),
+        &wp[W3.at..],
+        (K3, 1),
+    );
+    for i in 0..n {
+        row2im::<C2, Q2>(&sc.drows3[i * N3 * K3..], &mut sc.dp2);
+        let (p2, a2) = (&st.p2[i * Q2 * Q2 * C2..], &st.a2[i * N2 * C2..]);
+        unpool::<C2, S2>(
+            &sc.dp2,
+            p2,
+            a2,
+            &mut sc.da2[i * N2 * C2..],
+            &mut g[B2.at..B2.at + C2],
+        );
+    }
+    mm(
+        C2,
+        K2,
+        n * N2,
+        &mut g[W2.at..],
+        K2,
+        true,
+        &sc.da2,
+        (1, C2),
+        &st.rows2,
+        (K2, 1),
+    );
+    mm(
+        n * N2,
+        K2,
+        C2,
+        &mut sc.drows2,
+        K2,
+        false,
+        &sc.da2,
+        (C2, 1),
+        &wp[W2.at..],
+        (K2, 1),
+    );
+    for i in 0..n {
+        row2im::<C1, Q1>(&sc.drows2[i * N2 * K2..], &mut sc.dp1);
+        let (p1, a1) = (&st.p1[i * Q1 * Q1 * C1..], &st.a1[i * N1 * C1..]);
+        unpool::<C1, S1>(
+            &sc.dp1,
+            p1,
+            a1,
+            &mut sc.da1[i * N1 * C1..],
+            &mut g[B1.at..B1.at + C1],
+        );
+    }
+    mm(
+        C1,
+        K1,
+        n * N1,
+        &mut g[W1.at..],
+        K1,
+        true,
+        &sc.da1,
+        (1, C1),
+        &st.rows1,
+        (K1, 1),
+    );
+}

@@ -1,0 +1,200 @@
+//! The building blocks: the matrix product, im2row and its adjoint, pooling with bias and
+//! ReLU, weight permutations, row and column sums.
+
+use gemm::{Parallelism, gemm};
+
+/// `dst (m x n) = [dst +] a (m x k) * b (k x n)`, each given by pointer and (row, column)
+/// strides, so transposes cost nothing. Public, but hidden, for the `gemm_probe` example,
+/// which times the engine's products in each orientation.
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn mm(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    ldd: usize,
+    acc: bool,
+    a: &[f32],
+    (a_rs, a_cs): (usize, usize),
+    b: &[f32],
+    (b_rs, b_cs): (usize, usize),
+) {
+    // Real checks, in release builds too: they guard the unsafe call below and cost nothing
+    // next to the product itself.
+    assert!(
+        m > 0 && n > 0 && k > 0,
+        "empty matrix product {m}x{k} * {k}x{n}"
+    );
+    assert!(
+        dst.len() >= (m - 1) * ldd + n,
+        "dst too small for {m}x{n} (ld {ldd})"
+    );
+    assert!(
+        a.len() > (m - 1) * a_rs + (k - 1) * a_cs,
+        "a too small for {m}x{k}"
+    );
+    assert!(
+        b.len() > (k - 1) * b_rs + (n - 1) * b_cs,
+        "b too small for {k}x{n}"
+    );
+    // SAFETY: the asserts above keep every element gemm touches inside the slices.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            ldd as isize,
+            acc,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
+    }
+}
+
+// Activations are channels-last (NHWC): a position's channels are contiguous, so the
+// column matrix is built from runs of `3 * C` floats, pooling and bias work on whole
+// channel vectors, and the products take their fastest orientation. The weights are
+// permuted to match, `(kh, kw, c)` instead of burn's `(c, kh, kw)`, once per batch.
+
+/// Rows of a 3x3 valid convolution's input patches: `rows[(oh*so + ow) x ((kh*3 + kw)*C + c)]
+/// = x[oh + kh][ow + kw][c]` for channels-last `x [S x S x C]`.
+pub(super) fn im2row<const C: usize, const S: usize>(x: &[f32], rows: &mut [f32]) {
+    let so = S - 2;
+    for oh in 0..so {
+        for ow in 0..so {
+            let row = &mut rows[(oh * so + ow) * 9 * C..][..9 * C];
+            for kh in 0..3 {
+                let src = &x[((oh + kh) * S + ow) * C..][..3 * C];
+                row[kh * 3 * C..(kh + 1) * 3 * C].copy_from_slice(src);
+            }
+        }
+    }
+}
+
+/// The transpose of [`im2row`]: adds the patches' gradients back onto the input.
+pub(super) fn row2im<const C: usize, const S: usize>(drows: &[f32], dx: &mut [f32]) {
+    let so = S - 2;
+    dx[..S * S * C].fill(0.0);
+    for oh in 0..so {
+        for ow in 0..so {
+            let row = &drows[(oh * so + ow) * 9 * C..][..9 * C];
+            for kh in 0..3 {
+                let dst = &mut dx[((oh + kh) * S + ow) * C..][..3 * C];
+                for (d, v) in dst.iter_mut().zip(&row[kh * 3 * C..(kh + 1) * 3 * C]) {
+                    *d += v;
+                }
+            }
+        }
+    }
+}
+
+/// 2x2 max pooling (stride 2, floor) of a raw convolution output `[O x O x C]`, then bias
+/// and ReLU on the four-times smaller result: `relu(max(a) + b) = max(relu(a + b))`, so no
+/// full-size pass is needed. Output `[q x q x C]`.
+pub(super) fn pool_bias_relu<const C: usize, const O: usize>(
+    a: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    let q = O / 2;
+    for i in 0..q {
+        for j in 0..q {
+            let at = |di: usize, dj: usize| &a[((2 * i + di) * O + 2 * j + dj) * C..][..C];
+            let (x0, x1, x2, x3) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1));
+            let dst = &mut out[(i * q + j) * C..][..C];
+            for c in 0..C {
+                dst[c] = (x0[c].max(x1[c]).max(x2[c].max(x3[c])) + bias[c]).max(0.0);
+            }
+        }
+    }
+}
+
+/// The backward of [`pool_bias_relu`]: each pooled gradient goes to its window's first
+/// maximum (burn's order: row by row) when the output was positive (ReLU's mask); the bias
+/// gradient is their sum per channel. Everything else in `da` is zero.
+pub(super) fn unpool<const C: usize, const O: usize>(
+    dp: &[f32],
+    pooled: &[f32],
+    a: &[f32],
+    da: &mut [f32],
+    dbias: &mut [f32],
+) {
+    let q = O / 2;
+    da[..O * O * C].fill(0.0);
+    for i in 0..q {
+        for j in 0..q {
+            let pos = [
+                (2 * i) * O + 2 * j,
+                (2 * i) * O + 2 * j + 1,
+                (2 * i + 1) * O + 2 * j,
+                (2 * i + 1) * O + 2 * j + 1,
+            ];
+            let k = (i * q + j) * C;
+            for c in 0..C {
+                if pooled[k + c] <= 0.0 {
+                    continue;
+                }
+                let m = pos
+                    .iter()
+                    .fold(f32::NEG_INFINITY, |m, &w| m.max(a[w * C + c]));
+                if let Some(&w) = pos.iter().find(|&&w| a[w * C + c] == m) {
+                    da[w * C + c] = dp[k + c];
+                    dbias[c] += dp[k + c];
+                }
+            }
+        }
+    }
+}
+
+/// burn's conv weight `[co][c][kh][kw]` as `[co][kh][kw][c]`.
+pub(super) fn permute_in<const CO: usize, const CI: usize>(w: &[f32], out: &mut [f32]) {
+    for co in 0..CO {
+        for c in 0..CI {
+            for t in 0..9 {
+                out[co * 9 * CI + t * CI + c] = w[co * 9 * CI + c * 9 + t];
+            }
+        }
+    }
+}
+
+/// The inverse of [`permute_in`], adding into `out`.
+pub(super) fn permute_out_add<const CO: usize, const CI: usize>(wp: &[f32], out: &mut [f32]) {
+    for co in 0..CO {
+        for c in 0..CI {
+            for t in 0..9 {
+                out[co * 9 * CI + c * 9 + t] += wp[co * 9 * CI + t * CI + c];
+            }
+        }
+    }
+}
+
+pub(super) fn bias_relu_rows(h: &mut [f32], bias: &[f32]) {
+    for row in h.chunks_exact_mut(bias.len()) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v = (*v + b).max(0.0);
+        }
+    }
+}
+
+pub(super) fn col_sums(m: &[f32], cols: usize, out: &mut [f32]) {
+    out.fill(0.0);
+    for row in m.chunks_exact(cols) {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+}
