@@ -28,7 +28,6 @@
 
 pub use cyclr;
 
-pub mod io;
 pub mod optim;
 pub mod range_test;
 pub mod scheduler;

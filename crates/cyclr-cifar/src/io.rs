@@ -1,15 +1,20 @@
 //! Writing files so that a crash or a full disk never leaves a torn one behind.
 
 use std::io::ErrorKind;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-pub use cyclr_burn::io::partial_path;
+/// A temporary name beside `path`, in the same directory so the rename is atomic.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    path.with_file_name(format!(".{name}.partial"))
+}
 
-/// Writes `bytes` to `path` atomically (see [`cyclr_burn::io::write_atomic`]); on any
-/// error the previous file (if any) is left untouched, and the message says what to do
-/// about the cause it names.
+/// Writes `bytes` to `path` atomically ([`cyclr::atomic_write::write_atomic`]: a temporary
+/// file created exclusively under a random name, then renamed); on any error the previous
+/// file (if any) is left untouched, and the message says what to do about the cause it
+/// names.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    cyclr_burn::io::write_atomic(path, bytes).map_err(|e| {
+    cyclr::atomic_write::write_atomic(path, bytes).map_err(|e| {
         let advice = advice_for(e.kind());
         anyhow::Error::new(e).context(format!(
             "cannot write {}; the previous version is kept ({advice})",

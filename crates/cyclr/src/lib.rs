@@ -20,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+pub mod atomic_write;
 pub mod error;
 pub mod momentum;
 pub mod parameters;

@@ -252,3 +252,147 @@ fn every_policy_name_round_trips() {
     }
     assert_eq!(seen.len(), 11);
 }
+
+/// Every policy of the registry: its example builds, survives TOML and JSON with the same
+/// values, names only parameters its config takes, and (except a sequence, whose schedules
+/// are no plain parameters) rebuilds from its own named parameters.
+#[test]
+fn every_registered_policy_round_trips_and_builds_from_its_parameters() {
+    use cyclr::{Horizon, LrSchedule, Parameter, Schedule};
+    for p in Policy::ALL {
+        let config = p.example();
+        assert_eq!(config.policy(), p);
+        let s: Schedule = config.clone().init().unwrap();
+        assert_eq!(s.policy(), p);
+        assert_eq!(s.config(), config);
+        let toml_back: Schedule = toml::from_str(&toml::to_string(&s).unwrap()).unwrap();
+        let json_back: Schedule =
+            serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        let Horizon { span, end } = s.horizon();
+        assert!(span > 0, "{p}: a horizon to show");
+        assert_eq!(s.length(), end);
+        for step in (0..span.min(5000)).step_by(7) {
+            assert_eq!(
+                toml_back.lr(step).to_bits(),
+                s.lr(step).to_bits(),
+                "{p} {step}"
+            );
+            assert_eq!(json_back.momentum(step), s.momentum(step), "{p} {step}");
+        }
+        let json = serde_json::to_value(&config).unwrap();
+        let fields: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "policy")
+            .collect();
+        for f in &fields {
+            assert!(
+                p.parameters().contains(f),
+                "{p}: {f} not among {:?}",
+                p.parameters()
+            );
+        }
+        if p == Policy::Sequence {
+            continue;
+        }
+        let params: Vec<(&str, Parameter)> = json
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| *k != "policy")
+            .map(|(k, v)| {
+                let param = match v {
+                    serde_json::Value::Bool(b) => Parameter::Bool(*b),
+                    serde_json::Value::String(t) => Parameter::Text(t.clone()),
+                    serde_json::Value::Number(n) if n.is_u64() => {
+                        Parameter::Int(n.as_u64().unwrap())
+                    }
+                    serde_json::Value::Number(n) => Parameter::Float(n.as_f64().unwrap()),
+                    other => panic!("{p}: {k} = {other}"),
+                };
+                (k.as_str(), param)
+            })
+            .collect();
+        let rebuilt = Schedule::from_parameters(p, params).unwrap();
+        assert_eq!(rebuilt, s, "{p}");
+    }
+}
+
+/// Named parameters are checked by the config itself: a missing one, one the policy does
+/// not take and a value of the wrong kind come back typed.
+#[test]
+fn named_parameters_are_checked_by_the_config() {
+    use cyclr::{Parameter, ParameterError, Schedule, ScheduleError};
+    let missing = Schedule::from_parameters(
+        Policy::Triangular,
+        [
+            ("base_lr", Parameter::Float(0.001)),
+            ("step_size_up", Parameter::Int(10)),
+        ],
+    )
+    .unwrap_err();
+    assert_eq!(
+        missing,
+        ParameterError::Missing {
+            policy: Policy::Triangular,
+            parameter: "max_lr"
+        }
+    );
+    let unknown = Schedule::from_parameters(
+        Policy::Fixed,
+        [
+            ("base_lr", Parameter::Float(0.1)),
+            ("t0", Parameter::Int(5)),
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(unknown, ParameterError::NotApplicable { ref parameter, .. } if parameter == "t0")
+    );
+    let bad_kind = Schedule::from_parameters(
+        Policy::OneCycle,
+        [
+            ("max_lr", Parameter::Float(0.1)),
+            ("total_steps", Parameter::Int(100)),
+            ("anneal_strategy", Parameter::Text("sideways".into())),
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(bad_kind, ParameterError::Invalid { .. }),
+        "{bad_kind}"
+    );
+    let invalid = Schedule::from_parameters(
+        Policy::ExpRange,
+        [
+            ("base_lr", Parameter::Float(0.001)),
+            ("max_lr", Parameter::Float(0.01)),
+            ("step_size_up", Parameter::Int(10)),
+        ],
+    )
+    .unwrap_err();
+    assert!(matches!(
+        invalid,
+        ParameterError::Schedule {
+            source: ScheduleError::MissingGamma { .. },
+            ..
+        }
+    ));
+}
+
+/// A warm-up is a join of existing schedules: a linear ramp to the first rate of the next.
+#[test]
+fn a_warmup_joins_a_linear_ramp_to_any_schedule() {
+    use cyclr::{LrSchedule, Schedule};
+    let tri = Schedule::triangular(0.001, 0.006, 100).unwrap();
+    let warm = tri.clone().with_warmup(40).unwrap();
+    assert_eq!(warm.policy(), Policy::Sequence);
+    assert_eq!(warm.lr(0), 0.0);
+    assert!((warm.lr(20) - 0.0005).abs() < 1e-15);
+    for step in 0..500 {
+        assert_eq!(warm.lr(40 + step), tri.lr(step));
+    }
+    assert!(Schedule::fixed(0.1).unwrap().with_warmup(0).is_err());
+}

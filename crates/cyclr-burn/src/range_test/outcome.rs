@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use cyclr::range_test::{Analysis, EarlyStop, RangePoint, RangeTestConfig, StepsizeAdvice};
 use serde::{Deserialize, Serialize};
 
-use crate::io::write_atomic;
+use cyclr::atomic_write::write_atomic;
 
 /// The result of [`RangeTest::run`](super::RangeTest::run): every point, why the test
 /// stopped early (if it did), each rule's suggestion with the recommended (base, max) pair,
