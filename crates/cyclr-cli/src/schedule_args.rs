@@ -195,6 +195,12 @@ fn flag_help(parameter: &str) -> Option<String> {
     let cmd = <ScheduleArgs as Args>::augment_args(clap::Command::new("schedule"));
     let arg = cmd.get_arguments().find(|a| a.get_id() == parameter)?;
     let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+    // "one_cycle: length of the whole schedule in steps; linear: ..." -> the first clause,
+    // without the policy it is about.
+    let help = match help.split_once(": ") {
+        Some((head, rest)) if head.parse::<Policy>().is_ok() => rest.to_string(),
+        _ => help,
+    };
     let first = help
         .split([';', ':'])
         .next()

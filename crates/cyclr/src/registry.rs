@@ -48,6 +48,8 @@ pub trait PolicySchedule: LrSchedule {
     fn config(&self) -> &Self::Config;
     /// Where it ends and how many steps show its shape.
     fn horizon(&self) -> Horizon;
+    /// The lowest and highest learning rate it can give, at any step.
+    fn lr_range(&self) -> (f64, f64);
 }
 
 /// The field names a config type accepts, read from its own `Deserialize` impl (serde hands
@@ -208,6 +210,12 @@ macro_rules! policies {
             pub fn horizon(&self) -> $crate::registry::Horizon {
                 use $crate::registry::PolicySchedule as _;
                 match self { $(Schedule::$variant(s) => s.horizon(),)* }
+            }
+
+            /// The lowest and highest learning rate it can give, at any step.
+            pub fn lr_range(&self) -> (f64, f64) {
+                use $crate::registry::PolicySchedule as _;
+                match self { $(Schedule::$variant(s) => s.lr_range(),)* }
             }
 
             pub(crate) fn inner(&self) -> &dyn $crate::LrSchedule {

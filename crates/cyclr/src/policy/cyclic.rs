@@ -315,6 +315,10 @@ impl PolicySchedule for Cyclic {
                 .saturating_mul(3),
         )
     }
+    /// Every rate it gives lies here.
+    fn lr_range(&self) -> (f64, f64) {
+        (self.config.base_lr, self.config.max_lr)
+    }
 }
 
 /// A cyclical schedule whose amplitude follows a user closure; see [`Cyclic::with_scale_fn`].

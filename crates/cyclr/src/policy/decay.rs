@@ -71,6 +71,10 @@ impl PolicySchedule for Decay {
     fn horizon(&self) -> Horizon {
         Horizon::open(self.config.step_size.saturating_mul(2))
     }
+    /// Every rate it gives lies here.
+    fn lr_range(&self) -> (f64, f64) {
+        (self.config.base_lr, self.config.max_lr)
+    }
 }
 
 impl LrSchedule for Decay {

@@ -60,6 +60,10 @@ impl PolicySchedule for Exp {
     fn horizon(&self) -> Horizon {
         Horizon::open(10_000)
     }
+    /// Every rate it gives lies here.
+    fn lr_range(&self) -> (f64, f64) {
+        (0.0, self.config.base_lr)
+    }
 }
 
 impl LrSchedule for Exp {

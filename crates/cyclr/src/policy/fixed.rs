@@ -57,6 +57,10 @@ impl PolicySchedule for Fixed {
     fn horizon(&self) -> Horizon {
         Horizon::open(10_000)
     }
+    /// Every rate it gives lies here.
+    fn lr_range(&self) -> (f64, f64) {
+        (self.config.base_lr, self.config.base_lr)
+    }
 }
 
 impl LrSchedule for Fixed {

@@ -72,6 +72,11 @@ impl PolicySchedule for Linear {
     fn horizon(&self) -> Horizon {
         Horizon::open(self.config.steps.saturating_add(1))
     }
+    /// Every rate it gives lies here.
+    fn lr_range(&self) -> (f64, f64) {
+        let c = &self.config;
+        (c.start_lr.min(c.end_lr), c.start_lr.max(c.end_lr))
+    }
 }
 
 impl LrSchedule for Linear {

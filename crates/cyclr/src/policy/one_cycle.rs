@@ -234,6 +234,11 @@ impl PolicySchedule for OneCycle {
     fn horizon(&self) -> Horizon {
         Horizon::ends_at(self.config.total_steps)
     }
+    /// Every rate it gives lies here.
+    fn lr_range(&self) -> (f64, f64) {
+        let c = &self.config;
+        (c.max_lr / c.div_factor / c.final_div_factor, c.max_lr)
+    }
 }
 
 impl LrSchedule for OneCycle {

@@ -132,6 +132,15 @@ impl PolicySchedule for Sequence {
             span: start.map_or(10_000, |b| b.saturating_mul(2)),
         }
     }
+    /// Every rate it gives lies here.
+    fn lr_range(&self) -> (f64, f64) {
+        self.schedules()
+            .iter()
+            .map(Schedule::lr_range)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (a, b)| {
+                (lo.min(a), hi.max(b))
+            })
+    }
 }
 
 impl LrSchedule for Sequence {

@@ -128,6 +128,10 @@ impl PolicySchedule for Sgdr {
         let cycles = m.saturating_mul(m).saturating_add(m).saturating_add(1);
         Horizon::open(self.config.t0.saturating_mul(cycles))
     }
+    /// Every rate it gives lies here.
+    fn lr_range(&self) -> (f64, f64) {
+        (self.config.min_lr, self.config.max_lr)
+    }
 }
 
 impl LrSchedule for Sgdr {

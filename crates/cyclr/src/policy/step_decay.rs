@@ -71,6 +71,10 @@ impl PolicySchedule for StepDecay {
     fn horizon(&self) -> Horizon {
         Horizon::open(self.config.step_size.saturating_mul(4))
     }
+    /// Every rate it gives lies here.
+    fn lr_range(&self) -> (f64, f64) {
+        (0.0, self.config.base_lr)
+    }
 }
 
 impl LrSchedule for StepDecay {
