@@ -182,14 +182,7 @@ pub fn schedule_from_range_test(
 ) -> CliResult<Schedule> {
     let r = RangeTestResult::read(path).map_err(|e| CliError::usage(format!("{e:#}")))?;
     let rec = r.outcome.analysis.recommendation.as_ref().ok_or_else(|| {
-        let why = r
-            .outcome
-            .analysis
-            .warnings
-            .iter()
-            .map(|w| w.to_string())
-            .collect::<Vec<_>>()
-            .join("; ");
+        let why = r.outcome.analysis.warnings_line();
         let why = if why.is_empty() {
             String::new()
         } else {

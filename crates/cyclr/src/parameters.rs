@@ -180,10 +180,11 @@ impl Schedule {
 /// left out. Floats keep every value, infinities and NaN included, so the policy's own
 /// validation sees what was given.
 pub fn parameters_of<T: serde::Serialize>(options: &T) -> Vec<(String, Parameter)> {
-    let mut out = Vec::new();
-    // Only structs of plain fields are collected; anything else gives no parameters.
-    let _ = options.serialize(collect::Fields(&mut out));
-    out
+    match options.serialize(collect::Collect) {
+        Ok(collect::Collected::Fields(fields)) => fields,
+        // Only a struct of plain fields has parameters.
+        _ => Vec::new(),
+    }
 }
 
 mod collect {
@@ -207,195 +208,108 @@ mod collect {
         }
     }
 
-    pub struct Fields<'a>(pub &'a mut Vec<(String, Parameter)>);
+    /// What a value serialized to: nothing (an absent option), one parameter, or a struct's.
+    pub enum Collected {
+        Nothing,
+        One(Parameter),
+        Fields(Vec<(String, Parameter)>),
+    }
 
-    /// Serializes one value: `Some(p)` for a parameter, `None` for an absent option.
-    struct Value;
+    /// The serializer of [`parameters_of`](super::parameters_of).
+    pub struct Collect;
+
+    /// The fields of a struct, as they come.
+    pub struct Fields(Vec<(String, Parameter)>);
 
     macro_rules! unsupported {
-        ($($f:ident($($t:ty),*)),*) => {$(
-            fn $f(self, $(_: $t),*) -> Result<Self::Ok, Unsupported> { Err(Unsupported) }
+        ($($f:ident($($t:ty),*)),* $(,)?) => {$(
+            fn $f(self, $(_: $t),*) -> Result<Collected, Unsupported> { Err(Unsupported) }
         )*};
     }
 
-    impl Serializer for Value {
-        type Ok = Option<Parameter>;
-        type Error = Unsupported;
-        type SerializeSeq = Impossible<Self::Ok, Unsupported>;
-        type SerializeTuple = Impossible<Self::Ok, Unsupported>;
-        type SerializeTupleStruct = Impossible<Self::Ok, Unsupported>;
-        type SerializeTupleVariant = Impossible<Self::Ok, Unsupported>;
-        type SerializeMap = Impossible<Self::Ok, Unsupported>;
-        type SerializeStruct = Impossible<Self::Ok, Unsupported>;
-        type SerializeStructVariant = Impossible<Self::Ok, Unsupported>;
+    type No = Impossible<Collected, Unsupported>;
 
-        fn serialize_bool(self, v: bool) -> Result<Self::Ok, Unsupported> {
-            Ok(Some(Parameter::Bool(v)))
+    impl Serializer for Collect {
+        type Ok = Collected;
+        type Error = Unsupported;
+        type SerializeSeq = No;
+        type SerializeTuple = No;
+        type SerializeTupleStruct = No;
+        type SerializeTupleVariant = No;
+        type SerializeMap = No;
+        type SerializeStruct = Fields;
+        type SerializeStructVariant = No;
+
+        fn serialize_bool(self, v: bool) -> Result<Collected, Unsupported> {
+            Ok(Collected::One(Parameter::Bool(v)))
         }
-        fn serialize_u64(self, v: u64) -> Result<Self::Ok, Unsupported> {
-            Ok(Some(Parameter::Int(v)))
+        fn serialize_u64(self, v: u64) -> Result<Collected, Unsupported> {
+            Ok(Collected::One(Parameter::Int(v)))
         }
-        fn serialize_u32(self, v: u32) -> Result<Self::Ok, Unsupported> {
+        fn serialize_u32(self, v: u32) -> Result<Collected, Unsupported> {
             self.serialize_u64(v.into())
         }
-        fn serialize_f64(self, v: f64) -> Result<Self::Ok, Unsupported> {
-            Ok(Some(Parameter::Float(v)))
+        fn serialize_f64(self, v: f64) -> Result<Collected, Unsupported> {
+            Ok(Collected::One(Parameter::Float(v)))
         }
-        fn serialize_f32(self, v: f32) -> Result<Self::Ok, Unsupported> {
+        fn serialize_f32(self, v: f32) -> Result<Collected, Unsupported> {
             self.serialize_f64(v.into())
         }
-        fn serialize_str(self, v: &str) -> Result<Self::Ok, Unsupported> {
-            Ok(Some(Parameter::Text(v.to_string())))
+        fn serialize_str(self, v: &str) -> Result<Collected, Unsupported> {
+            Ok(Collected::One(Parameter::Text(v.to_string())))
         }
         fn serialize_unit_variant(
             self,
             _: &'static str,
             _: u32,
             variant: &'static str,
-        ) -> Result<Self::Ok, Unsupported> {
+        ) -> Result<Collected, Unsupported> {
             self.serialize_str(variant)
         }
-        fn serialize_none(self) -> Result<Self::Ok, Unsupported> {
-            Ok(None)
+        fn serialize_none(self) -> Result<Collected, Unsupported> {
+            Ok(Collected::Nothing)
         }
-        fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<Self::Ok, Unsupported> {
+        fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<Collected, Unsupported> {
             v.serialize(self)
         }
-        unsupported!(
-            serialize_i8(i8),
-            serialize_i16(i16),
-            serialize_i32(i32),
-            serialize_i64(i64),
-            serialize_u8(u8),
-            serialize_u16(u16),
-            serialize_char(char),
-            serialize_bytes(&[u8]),
-            serialize_unit(),
-            serialize_unit_struct(&'static str)
-        );
         fn serialize_newtype_struct<T: Serialize + ?Sized>(
             self,
             _: &'static str,
             v: &T,
-        ) -> Result<Self::Ok, Unsupported> {
+        ) -> Result<Collected, Unsupported> {
             v.serialize(self)
         }
-        fn serialize_newtype_variant<T: Serialize + ?Sized>(
-            self,
-            _: &'static str,
-            _: u32,
-            _: &'static str,
-            _: &T,
-        ) -> Result<Self::Ok, Unsupported> {
-            Err(Unsupported)
-        }
-        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Unsupported> {
-            Err(Unsupported)
-        }
-        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Unsupported> {
-            Err(Unsupported)
-        }
-        fn serialize_tuple_struct(
-            self,
-            _: &'static str,
-            _: usize,
-        ) -> Result<Self::SerializeTupleStruct, Unsupported> {
-            Err(Unsupported)
-        }
-        fn serialize_tuple_variant(
-            self,
-            _: &'static str,
-            _: u32,
-            _: &'static str,
-            _: usize,
-        ) -> Result<Self::SerializeTupleVariant, Unsupported> {
-            Err(Unsupported)
-        }
-        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Unsupported> {
-            Err(Unsupported)
-        }
-        fn serialize_struct(
-            self,
-            _: &'static str,
-            _: usize,
-        ) -> Result<Self::SerializeStruct, Unsupported> {
-            Err(Unsupported)
-        }
-        fn serialize_struct_variant(
-            self,
-            _: &'static str,
-            _: u32,
-            _: &'static str,
-            _: usize,
-        ) -> Result<Self::SerializeStructVariant, Unsupported> {
-            Err(Unsupported)
-        }
-    }
-
-    impl<'a> Serializer for Fields<'a> {
-        type Ok = ();
-        type Error = Unsupported;
-        type SerializeSeq = Impossible<(), Unsupported>;
-        type SerializeTuple = Impossible<(), Unsupported>;
-        type SerializeTupleStruct = Impossible<(), Unsupported>;
-        type SerializeTupleVariant = Impossible<(), Unsupported>;
-        type SerializeMap = Impossible<(), Unsupported>;
-        type SerializeStruct = Self;
-        type SerializeStructVariant = Impossible<(), Unsupported>;
-
-        fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Unsupported> {
-            Ok(self)
+        fn serialize_struct(self, _: &'static str, _: usize) -> Result<Fields, Unsupported> {
+            Ok(Fields(Vec::new()))
         }
         unsupported!(
-            serialize_bool(bool),
             serialize_i8(i8),
             serialize_i16(i16),
             serialize_i32(i32),
             serialize_i64(i64),
             serialize_u8(u8),
             serialize_u16(u16),
-            serialize_u32(u32),
-            serialize_u64(u64),
-            serialize_f32(f32),
-            serialize_f64(f64),
             serialize_char(char),
-            serialize_str(&str),
             serialize_bytes(&[u8]),
-            serialize_none(),
             serialize_unit(),
             serialize_unit_struct(&'static str),
-            serialize_unit_variant(&'static str, u32, &'static str)
         );
-        fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), Unsupported> {
-            Err(Unsupported)
-        }
-        fn serialize_newtype_struct<T: Serialize + ?Sized>(
-            self,
-            _: &'static str,
-            _: &T,
-        ) -> Result<(), Unsupported> {
-            Err(Unsupported)
-        }
         fn serialize_newtype_variant<T: Serialize + ?Sized>(
             self,
             _: &'static str,
             _: u32,
             _: &'static str,
             _: &T,
-        ) -> Result<(), Unsupported> {
+        ) -> Result<Collected, Unsupported> {
             Err(Unsupported)
         }
-        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Unsupported> {
+        fn serialize_seq(self, _: Option<usize>) -> Result<No, Unsupported> {
             Err(Unsupported)
         }
-        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Unsupported> {
+        fn serialize_tuple(self, _: usize) -> Result<No, Unsupported> {
             Err(Unsupported)
         }
-        fn serialize_tuple_struct(
-            self,
-            _: &'static str,
-            _: usize,
-        ) -> Result<Self::SerializeTupleStruct, Unsupported> {
+        fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<No, Unsupported> {
             Err(Unsupported)
         }
         fn serialize_tuple_variant(
@@ -404,10 +318,10 @@ mod collect {
             _: u32,
             _: &'static str,
             _: usize,
-        ) -> Result<Self::SerializeTupleVariant, Unsupported> {
+        ) -> Result<No, Unsupported> {
             Err(Unsupported)
         }
-        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Unsupported> {
+        fn serialize_map(self, _: Option<usize>) -> Result<No, Unsupported> {
             Err(Unsupported)
         }
         fn serialize_struct_variant(
@@ -416,26 +330,28 @@ mod collect {
             _: u32,
             _: &'static str,
             _: usize,
-        ) -> Result<Self::SerializeStructVariant, Unsupported> {
+        ) -> Result<No, Unsupported> {
             Err(Unsupported)
         }
     }
 
-    impl SerializeStruct for Fields<'_> {
-        type Ok = ();
+    impl SerializeStruct for Fields {
+        type Ok = Collected;
         type Error = Unsupported;
         fn serialize_field<T: Serialize + ?Sized>(
             &mut self,
             key: &'static str,
             value: &T,
         ) -> Result<(), Unsupported> {
-            if let Some(p) = value.serialize(Value)? {
-                self.0.push((key.to_string(), p));
+            match value.serialize(Collect)? {
+                Collected::One(p) => self.0.push((key.to_string(), p)),
+                Collected::Nothing => {}
+                Collected::Fields(_) => return Err(Unsupported),
             }
             Ok(())
         }
-        fn end(self) -> Result<(), Unsupported> {
-            Ok(())
+        fn end(self) -> Result<Collected, Unsupported> {
+            Ok(Collected::Fields(self.0))
         }
     }
 }

@@ -212,14 +212,7 @@ pub fn recreate(
             ),
             None => {
                 // Fall back to the seed's bounds rather than stopping the whole job.
-                let why = result
-                    .outcome
-                    .analysis
-                    .warnings
-                    .iter()
-                    .map(|w| w.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                let why = result.outcome.analysis.warnings_line();
                 observer.message(&format!(
                     "the range test gave no recommendation ({why}); using the seed's 0.001-0.005"
                 ));

@@ -83,6 +83,17 @@ pub struct Analysis {
     pub warnings: Vec<Warning>,
 }
 
+impl Analysis {
+    /// The warnings in one line, separated by `; ` (empty when there are none).
+    pub fn warnings_line(&self) -> String {
+        self.warnings
+            .iter()
+            .map(Warning::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// The curve the paper's rule reads, as (index into `points`, value) pairs, and its name.
 fn paper_curve(points: &[RangePoint]) -> (Option<Vec<(usize, f64)>>, &'static str) {
     if !points.is_empty() && points.iter().all(|p| p.smoothed_accuracy.is_some()) {
