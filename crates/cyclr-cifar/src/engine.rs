@@ -165,7 +165,7 @@ impl Classifier for ReferenceCnn {
     }
 }
 
-/// Any burn [`Classifier`] with cyclr-burn's optimizer, on any backend: `--engine burn`.
+/// Any burn [`Classifier`] with cyclr-burn's optimizer, on any backend: the `burn` engine.
 pub struct BurnClassifier<M> {
     model: M,
     optim: ModuleOptimizer,

@@ -193,8 +193,8 @@ mod tests {
             "/tmp/{out}"
         );
         assert_eq!(
-            m.describe(&|s| format!("--{s}")),
-            "/tmp/{out} already holds a run: pass --resume /tmp/{out} or choose another --out"
+            m.describe(&|s| format!("<{s}>")),
+            "/tmp/{out} already holds a run: pass <resume> /tmp/{out} or choose another <out>"
         );
         assert_eq!(
             m.to_string(),

@@ -1,6 +1,6 @@
 //! One writer per output folder: `train`, `range-test` and `recreate` hold an exclusive
-//! lock on their folder for as long as they run, so a second process (the same `--out`, a
-//! second `--resume` of one run) is refused instead of interleaving its rows and
+//! lock on their folder for as long as they run, so a second process (the same output
+//! folder, a second resumption of one run) is refused instead of interleaving its rows and
 //! checkpoints with the first's.
 
 use std::fs::{File, OpenOptions, TryLockError};

@@ -1,7 +1,7 @@
 //! Why an optimizer's settings were rejected.
 
 /// Why an optimizer's parameters were rejected. Parameters are named as in
-/// [`OptimizerConfig`]; a front-end renders its own names with [`describe`](Self::describe).
+/// [`OptimizerConfig`](super::OptimizerConfig); a front-end renders its own names with [`describe`](Self::describe).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum OptimizerConfigError {

@@ -2,7 +2,7 @@
 //! `test_batch.bin`; each record a label byte then 1024 R, 1024 G, 1024 B bytes), read from
 //! a folder or straight from the `.tar.gz` archive without unpacking it to disk.
 //!
-//! One module per concern: [`format`] (the layout and a split), [`archive`] (reading and
+//! One module per concern: [`format`](mod@format) (the layout and a split), [`archive`] (reading and
 //! writing it), [`sampling`] (subsets and epoch order), [`batching`] and [`prefetch`]. The
 //! application trains on any [`Dataset`]; [`Cifar10`] is the first.
 

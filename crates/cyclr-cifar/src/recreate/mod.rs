@@ -242,7 +242,7 @@ pub fn recreate(
     // By default exp_range's amplitude decays to a tenth over its own run.
     let exp_range_steps = match plan.policies {
         PolicySet::PaperTable => budget(42),
-        _ => clr_steps,
+        PolicySet::Modes | PolicySet::Custom(_) => clr_steps,
     };
     let gamma = plan
         .gamma
@@ -324,13 +324,20 @@ pub fn recreate(
             }
             PolicySet::Custom(list) => {
                 for &policy in list.iter().filter(|p| **p != Policy::Fixed) {
-                    let schedule = match policy {
-                        Policy::Decay => {
+                    let schedule = match (policy, policy.cyclic_mode()) {
+                        (Policy::Decay, _) => {
                             ScheduleConfig::Decay(DecayConfig::new(base_lr, max_lr, stepsize))
                                 .init()?
                         }
-                        Policy::Exp => exp_decay(base_lr, max_lr, clr_steps)?,
-                        _ => cyclic(policy, base_lr, max_lr, stepsize, gamma)?,
+                        (Policy::Exp, _) => exp_decay(base_lr, max_lr, clr_steps)?,
+                        (_, Some(_)) => cyclic(policy, base_lr, max_lr, stepsize, gamma)?,
+                        // Refused by the plan's validation (see plan::RECREATED): an error,
+                        // never another policy in its place.
+                        (other, None) => {
+                            return Err(AppError::Failed(anyhow::anyhow!(
+                                "{other} is not part of the recreation"
+                            )));
+                        }
                     };
                     specs.push(spec(policy, schedule, p.clr_epochs, None, false));
                 }
