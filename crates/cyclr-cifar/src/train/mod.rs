@@ -48,6 +48,25 @@ pub fn train(
     observer: &mut dyn Observer,
 ) -> AppResult<RunSummary> {
     config.validate()?;
+    let device = config.backend.device()?;
+    let engine = Engine::new(&config.optimizer, config.seed, device, config.engine);
+    train_model(engine, config, data, out, resume, observer)
+}
+
+/// [`train`] with a model of the caller's own ([`Engine::of`] any
+/// [`TrainableModel`](crate::engine::TrainableModel), e.g. a burn
+/// [`Classifier`](crate::engine::Classifier)): the same schedule, metrics, checkpoints,
+/// resumption and divergence handling. `config`'s optimizer, engine and backend describe
+/// the run; the model brings its own.
+pub fn train_model(
+    mut engine: Engine,
+    config: &TrainConfig,
+    data: &dyn Dataset,
+    out: &Path,
+    resume: bool,
+    observer: &mut dyn Observer,
+) -> AppResult<RunSummary> {
+    config.validate()?;
     if data.train().is_empty() || data.test().is_empty() {
         return Err(anyhow::anyhow!("the training and test sets must not be empty").into());
     }
@@ -57,8 +76,6 @@ pub fn train(
     let ckpt_path = out.join(CHECKPOINT_FILE);
     let metrics_path = out.join(METRICS_FILE);
     let data_info = data.info();
-    let device = config.backend.device()?;
-    let mut engine = Engine::new(&config.optimizer, config.seed, device, config.engine);
 
     let mut position = if resume && ckpt_path.is_file() {
         let c = read_checkpoint(&ckpt_path)?;
