@@ -1,5 +1,6 @@
 //! `cyclr bench`: training and evaluation throughput and peak memory of the reference CNN.
 
+use crate::output::{note, say};
 use clap::Args;
 use cyclr_cifar::bench::{BenchConfig, run_bench};
 
@@ -37,33 +38,33 @@ pub fn run(cmd: BenchCmd) -> CliResult {
         engine,
     };
     config.validate()?;
-    let r = run_bench(&config, &mut |m| eprintln!("bench: {m}"))?;
+    let r = run_bench(&config, &mut |m| note!("bench: {m}"))?;
     if cmd.json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&r).map_err(|e| CliError::Failed(e.into()))?
         );
         return Ok(());
     }
-    println!(
+    say!(
         "reference CNN, batch {}, {}",
         r.config.batch_size,
         r.hardware.describe()
     );
-    println!(
+    say!(
         "train: {:>8.0} images/s (median of {:?})",
         r.train_images_per_s,
         round(&r.train_samples)
     );
-    println!(
+    say!(
         "eval:  {:>8.0} images/s (median of {:?})",
         r.eval_images_per_s,
         round(&r.eval_samples)
     );
     if let Some(m) = r.peak_rss_mib {
-        println!("peak memory: {m:.0} MiB");
+        say!("peak memory: {m:.0} MiB");
     }
-    println!(
+    say!(
         "schedule: {:.1} ns per step ({:.5}% of a training step)",
         r.schedule_ns_per_step,
         r.schedule_fraction_of_step * 100.0

@@ -1,5 +1,6 @@
 //! `cyclr range-test`: find base and max learning rates instead of guessing them.
 
+use crate::output::say;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
@@ -121,7 +122,7 @@ pub fn run(cmd: RangeTestCmd) -> CliResult {
 }
 
 pub fn print_summary(r: &RangeTestResult, out: &Path) {
-    println!(
+    say!(
         "range test: {} iterations, lr {} -> {} ({:?} ramp), {:.0} s",
         r.outcome.points.len(),
         r.settings.ramp.min_lr,
@@ -130,32 +131,32 @@ pub fn print_summary(r: &RangeTestResult, out: &Path) {
         r.outcome.wall_s
     );
     if let Some(stop) = &r.outcome.early_stop {
-        println!("  {}", stop.describe());
+        say!("  {}", stop.describe());
     }
-    println!("suggestions:");
+    say!("suggestions:");
     for s in &r.outcome.analysis.suggestions {
-        println!("  {:<17} {:>10.3e}  {}", s.rule, s.lr, s.description);
+        say!("  {:<17} {:>10.3e}  {}", s.rule, s.lr, s.description);
     }
     match &r.outcome.analysis.recommendation {
         Some(rec) => {
-            println!(
+            say!(
                 "recommended: base_lr {:.3e}, max_lr {:.3e} (from {})",
-                rec.base_lr, rec.max_lr, rec.source
+                rec.base_lr,
+                rec.max_lr,
+                rec.source
             );
-            println!("  {}", rec.agreement);
+            say!("  {}", rec.agreement);
         }
-        None => println!("no recommendation: see the warnings and the plot"),
+        None => say!("no recommendation: see the warnings and the plot"),
     }
     if let Some(st) = &r.outcome.stepsize {
-        println!("stepsize: {} iterations; {}", st.suggested, st.note);
+        say!("stepsize: {} iterations; {}", st.suggested, st.note);
     }
     for w in &r.outcome.analysis.warnings {
-        println!("warning: {w}");
+        say!("warning: {w}");
     }
     let d = out.display();
-    println!(
-        "wrote {d}/range_test.csv, {d}/range_test.json, {d}/range_test.png, {d}/range_test.svg"
-    );
+    say!("wrote {d}/range_test.csv, {d}/range_test.json, {d}/range_test.png, {d}/range_test.svg");
     if let Some(rec) = &r.outcome.analysis.recommendation {
         // The data and subset the test ran on, so the hint works as printed.
         let mut data = format!("--data {}", r.data.source);
@@ -165,7 +166,7 @@ pub fn print_summary(r: &RangeTestResult, out: &Path) {
                 r.data.train_images, r.data.test_images
             );
         }
-        println!(
+        say!(
             "next: cyclr train {data} --from-range-test {d}/range_test.json  (= --policy triangular --base-lr {:.3e} --max-lr {:.3e} --step-size-up {})",
             rec.base_lr,
             rec.max_lr,

@@ -1,5 +1,6 @@
 //! `cyclr recreate`: the CLR experiment end to end, with a report.
 
+use crate::output::{note, say};
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -162,7 +163,7 @@ pub fn run(cmd: RecreateCmd) -> CliResult {
         None => default_out()?,
     };
     if !cmd.quiet {
-        eprintln!(
+        note!(
             "writing to {} (if interrupted, add --out {} to continue)",
             out.display(),
             out.display()
@@ -188,12 +189,12 @@ pub fn run(cmd: RecreateCmd) -> CliResult {
         }
         Err(e) => return Err(e.into()),
     };
-    println!("{}", results_table(&report));
+    say!("{}", results_table(&report));
     for line in &report.conclusion {
-        println!("{line}");
+        say!("{line}");
     }
     let d = out.display();
-    println!(
+    say!(
         "\nwrote {d}/report.md and {d}/report.html (with accuracy.png, schedules.png, range-test/), {d}/results.csv, {d}/recreate.json"
     );
     Ok(())

@@ -1,5 +1,6 @@
 //! `cyclr schedule`: print, plot or save learning-rate schedules.
 
+use crate::output::note;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -84,13 +85,13 @@ pub fn run(cmd: ScheduleCmd) -> CliResult {
             ));
         }
         write_schedule_file(path, &schedules[0])?;
-        eprintln!("wrote {}", path.display());
+        note!("wrote {}", path.display());
     }
     if let Some(path) = &cmd.plot {
         chart(&schedules, steps)
             .save(path)
             .map_err(anyhow::Error::from)?;
-        eprintln!("wrote {}", path.display());
+        note!("wrote {}", path.display());
     }
     if cmd.print || (cmd.plot.is_none() && cmd.save_config.is_none()) {
         print_values(&schedules, steps, cmd.json)?;
@@ -151,9 +152,8 @@ fn print_values(schedules: &[Schedule], steps: u64, json: bool) -> CliResult {
         out.flush()
     })();
     match result {
-        // A closed pipe (`| head`) is the reader's choice, not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => r.map_err(|e| CliError::Failed(e.into())),
+        Err(e) => crate::output::stdout_failed(&e),
+        Ok(()) => Ok(()),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `cyclr train`: train the reference CNN on CIFAR-10 under any schedule.
 
+use crate::output::{note, say};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -139,7 +140,7 @@ pub fn run(cmd: TrainCmd) -> CliResult {
             args.test_limit = Some(info.test_images);
             let path = args.data.clone().unwrap_or_default();
             if !cmd.quiet {
-                eprintln!(
+                note!(
                     "resuming with data {} ({} training, {} test images{})",
                     path.display(),
                     info.train_images,
@@ -181,7 +182,7 @@ pub fn report(s: &RunSummary, out: &std::path::Path) -> CliResult {
     );
     match s.status {
         RunStatus::Finished | RunStatus::Running => {
-            println!(
+            say!(
                 "finished {} iterations: final test accuracy {:.4} (best {:.4}), test loss {:.4}, {:.0} s",
                 s.steps,
                 s.final_test_accuracy.unwrap_or(f64::NAN),
@@ -189,7 +190,7 @@ pub fn report(s: &RunSummary, out: &std::path::Path) -> CliResult {
                 s.final_test_loss.unwrap_or(f64::NAN),
                 s.wall_s
             );
-            println!("wrote {files}");
+            say!("wrote {files}");
             Ok(())
         }
         RunStatus::Interrupted => Err(CliError::Interrupted(format!(

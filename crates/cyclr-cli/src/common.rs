@@ -1,5 +1,6 @@
 //! Options and helpers shared by the commands that train: data, device, progress, Ctrl-C.
 
+use crate::output::note;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -60,7 +61,7 @@ impl DataArgs {
         ?;
         if let Some(b) = bar {
             b.finish_and_clear();
-            eprintln!("downloaded and verified {}", path.display());
+            note!("downloaded and verified {}", path.display());
         }
         let data = Cifar10::load(&path).map_err(|e| CliError::Failed(e.into()))?;
         data.limit(self.train_limit, self.test_limit)
@@ -167,7 +168,7 @@ impl DeviceArgs {
 fn check_adapter(backend: Backend, adapter: &Adapter, allow_software: bool) -> CliResult {
     let name = backend.name();
     if !adapter.software {
-        eprintln!("device: {name} on {}", adapter.describe());
+        note!("device: {name} on {}", adapter.describe());
         return Ok(());
     }
     if !allow_software {
@@ -179,7 +180,7 @@ fn check_adapter(backend: Backend, adapter: &Adapter, allow_software: bool) -> C
             adapter.describe()
         )));
     }
-    eprintln!(
+    note!(
         "WARNING: --device {name} is running on {}, a SOFTWARE renderer on the CPU, not a \
          GPU (--allow-software). Expect it to be far slower than --device flex.",
         adapter.describe()
@@ -218,10 +219,10 @@ pub fn interrupt_flag(what: &'static str) -> Arc<AtomicBool> {
     let f = flag.clone();
     let _ = ctrlc::set_handler(move || {
         if PRESSES.fetch_add(1, Ordering::SeqCst) >= 1 {
-            eprintln!("\nsecond Ctrl-C: exiting without saving");
+            note!("\nsecond Ctrl-C: exiting without saving");
             std::process::exit(crate::error::EXIT_INTERRUPTED);
         }
-        eprintln!("\nCtrl-C: {what} (press again to quit now)");
+        note!("\nCtrl-C: {what} (press again to quit now)");
         f.store(true, Ordering::SeqCst);
     });
     flag
@@ -268,7 +269,7 @@ impl ProgressObserver {
             return;
         }
         if self.bar.is_hidden() {
-            eprintln!("{text}");
+            note!("{text}");
         } else {
             self.bar.println(text);
         }

@@ -8,8 +8,10 @@ mod cmd_train;
 mod common;
 mod error;
 mod out_of_memory;
+mod output;
 mod schedule_args;
 
+use crate::output::note;
 use clap::{Parser, Subcommand};
 
 #[global_allocator]
@@ -63,7 +65,7 @@ fn main() {
         Command::Schedule(_) | Command::Train(_) => error::Flags::Default,
     };
     if let Err(e) = run(cli) {
-        eprintln!("error: {}", e.render(flags));
+        note!("error: {}", e.render(flags));
         std::process::exit(e.exit_code());
     }
 }

@@ -226,7 +226,9 @@ pub fn train_model(
         )
         .save(&out.join("training.png"))
         {
-            eprintln!("warning: {e}");
+            // stderr may be closed or full: the run goes on either way.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "warning: {e}");
         }
         Ok(())
     };
