@@ -21,6 +21,9 @@ use crate::observer::{BatchProgress, Observer};
 use crate::run_record::DataInfo;
 use crate::settings;
 
+/// The largest `range_test.json` read (a ramp of 100,000 iterations writes about 25 MB).
+const MAX_RESULT_BYTES: u64 = 256 << 20;
+
 /// A range test on CIFAR-10.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RangeTestSettings {
@@ -82,8 +85,29 @@ pub struct RangeTestResult {
 impl RangeTestResult {
     /// Reads a `range_test.json` written by `cyclr range-test`.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        use std::io::Read as _;
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+        // A FIFO would block in open(), a device never end: only a regular file is read,
+        // and no more of it than a range test writes.
+        if !meta.is_file() {
+            anyhow::bail!(
+                "{} is not a regular file (a folder, device or pipe): give the range_test.json \
+                 a range test wrote",
+                path.display()
+            );
+        }
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_RESULT_BYTES + 1).read_to_string(&mut text))
+            .with_context(|| format!("reading {}", path.display()))?;
+        if text.len() as u64 > MAX_RESULT_BYTES {
+            anyhow::bail!(
+                "{} is larger than {} MB: not a range_test.json a range test wrote",
+                path.display(),
+                MAX_RESULT_BYTES >> 20
+            );
+        }
         serde_json::from_str(&text).with_context(|| {
             format!(
                 "{} is not a range_test.json written by `cyclr range-test`",

@@ -63,7 +63,10 @@ impl DataArgs {
             b.finish_and_clear();
             note!("downloaded and verified {}", path.display());
         }
-        let data = Cifar10::load(&path).map_err(|e| CliError::Failed(e.into()))?;
+        let data = Cifar10::load(&path).map_err(|e| match e.is_input() {
+            true => CliError::usage(e.describe(&flag)),
+            false => CliError::Failed(e.into()),
+        })?;
         data.limit(self.train_limit, self.test_limit)
             .map_err(|e| match e.is_input() {
                 true => CliError::usage(e.describe(&flag)),

@@ -714,3 +714,60 @@ fn refused_memory_is_a_message_not_a_crash() {
         "{err}"
     );
 }
+
+/// A FIFO (or a device) given as the data or as a range test's result is refused before it
+/// is opened: opening a FIFO for reading blocks until a writer comes, and `/dev/zero` never
+/// ends. Each run is bounded in time, so a regression fails instead of hanging the suite.
+#[test]
+fn pipes_and_devices_as_data_or_results_are_refused_not_waited_on() {
+    let t = tempfile::tempdir().unwrap();
+    let fifo = t.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let fifo = fifo.to_str().unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &[
+                "train",
+                "--data",
+                fifo,
+                "--policy",
+                "fixed",
+                "--base-lr",
+                "0.1",
+            ],
+            "is a device or a pipe",
+        ),
+        (
+            &["train", "--data", fifo, "--from-range-test", fifo],
+            "not a regular file",
+        ),
+        (
+            &["train", "--data", fifo, "--from-range-test", "/dev/zero"],
+            "not a regular file",
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut child = cyclr(t.path())
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > std::time::Duration::from_secs(30) {
+                child.kill().unwrap();
+                panic!("{args:?} waited on the pipe");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let o = child.wait_with_output().unwrap();
+        assert_usage_error(&o, needle);
+    }
+}

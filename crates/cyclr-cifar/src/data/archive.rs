@@ -22,6 +22,10 @@ impl Cifar10 {
             path: path.into(),
             error,
         })?;
+        // A FIFO or a device would block or never end: refused before it is opened.
+        if !meta.is_dir() && !meta.is_file() {
+            return Err(DataError::NotRegular { path: path.into() });
+        }
         let mut data = if meta.is_dir() {
             let dir = if path.join("cifar-10-batches-bin").is_dir() {
                 path.join("cifar-10-batches-bin")

@@ -163,6 +163,16 @@ pub enum DataError {
         /// The path given.
         path: PathBuf,
     },
+    /// The path is a device, a pipe or a socket: reading it could block forever.
+    #[error(
+        "{} is a device or a pipe, not a folder or a .tar.gz archive: pass the CIFAR-10 \
+         binary archive (cifar-10-binary.tar.gz) or the folder it unpacks to",
+        path.display()
+    )]
+    NotRegular {
+        /// The path given.
+        path: PathBuf,
+    },
     /// A subset limit asks for more images than the split has.
     #[error("{which} {limit} asks for more images than the {available} available")]
     LimitTooLarge {
@@ -205,7 +215,9 @@ impl DataError {
     pub fn is_input(&self) -> bool {
         matches!(
             self,
-            DataError::LimitTooLarge { .. } | DataError::LimitZero { .. }
+            DataError::LimitTooLarge { .. }
+                | DataError::LimitZero { .. }
+                | DataError::NotRegular { .. }
         )
     }
 }
