@@ -61,6 +61,9 @@ pub struct RangeTestCmd {
 
 pub fn run(cmd: RangeTestCmd) -> CliResult {
     let (backend, engine) = cmd.optim.device.setup()?;
+    if !cmd.quiet {
+        cmd.optim.device.note_threads(cmd.batch_size);
+    }
     let optimizer = cmd.optim.config()?;
     if let Some(e) = cmd.epochs
         && !(e.is_finite() && e > 0.0)

@@ -129,6 +129,9 @@ pub fn run(cmd: TrainCmd) -> CliResult {
             (config, cmd.out.clone(), false)
         }
     };
+    if !cmd.quiet {
+        cmd.optim.device.note_threads(config.batch_size);
+    }
     let data = match resume_data {
         None => cmd.data.load()?,
         Some(info) => {

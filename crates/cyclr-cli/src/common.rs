@@ -129,6 +129,22 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
 }
 
 impl DeviceArgs {
+    /// Says when `--threads` asks for more threads than a batch has images (the fused
+    /// engine gives each thread whole images, so the rest would idle) or than the machine
+    /// has cores (they would share them).
+    pub fn note_threads(&self, batch_size: usize) {
+        let Some(n) = self.threads else { return };
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        if self.device == Backend::Flex && n > batch_size {
+            note!(
+                "note: --threads {n} is more than the {batch_size} images of a batch: the fused \
+                 engine uses {batch_size} of them"
+            );
+        } else if n > cores {
+            note!("note: --threads {n} is more than this machine's {cores} cores: they share them");
+        }
+    }
+
     /// Checks the device is in this build, sets the thread count, and picks the engine
     /// (the one asked for, or the natural one for the device). Call before any work.
     pub fn setup(&self) -> CliResult<(Backend, EngineKind)> {

@@ -771,3 +771,111 @@ fn pipes_and_devices_as_data_or_results_are_refused_not_waited_on() {
         assert_usage_error(&o, needle);
     }
 }
+
+/// Counts that would overflow (epochs x iterations) or never end are refused with the
+/// bound, before anything is written: no wrapped length, no run "finished" after 0 steps.
+#[test]
+fn lengths_that_overflow_or_never_end_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let data = common::synthetic_data_dir();
+    let data = data.to_str().unwrap();
+    let out = t.path().join("run");
+    let o = out.to_str().unwrap();
+    let sub = ["--train-limit", "200", "--test-limit", "100"];
+    let with = |head: &[&str], tail: &[&str]| -> Vec<String> {
+        head.iter()
+            .chain(["--data", data].iter())
+            .chain(sub.iter())
+            .chain(tail.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let fixed = ["--policy", "fixed", "--base-lr", "0.001", "--out", o];
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            with(&["train", "--epochs", "9223372036854775808"], &fixed),
+            "--epochs is 9223372036854775808: give at most",
+        ),
+        (
+            with(&["train", "--epochs", "18446744073709551615"], &fixed),
+            "give at most",
+        ),
+        (
+            with(&["train", "--max-steps", "18446744073709551615"], &fixed),
+            "--max-steps 18446744073709551615 is more than",
+        ),
+        (
+            with(
+                &["range-test", "--iters", "18446744073709551615", "--out", o],
+                &[],
+            ),
+            "--iters is 18446744073709551615: give at most",
+        ),
+        (
+            with(
+                &[
+                    "recreate",
+                    "--profile",
+                    "smoke",
+                    "--baseline-epochs",
+                    "4611686018427387904",
+                    "--clr-epochs",
+                    "4611686018427387904",
+                    "--out",
+                    o,
+                ],
+                &[],
+            ),
+            "--baseline-epochs is 4611686018427387904",
+        ),
+    ];
+    for (args, needle) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = run(t.path(), &args);
+        assert_usage_error(&r, needle);
+        assert!(
+            !out.join("run.json").exists() && !out.join("plan.json").exists(),
+            "{args:?}"
+        );
+    }
+}
+
+/// More threads than a batch has images: said, and the engine uses only as many as there
+/// are images (no per-thread buffers for idle threads); the run trains as usual.
+#[test]
+fn more_threads_than_images_are_said_and_capped() {
+    let t = tempfile::tempdir().unwrap();
+    let data = common::synthetic_data_dir();
+    let out = t.path().join("run");
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--train-limit",
+            "40",
+            "--test-limit",
+            "20",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--threads",
+            "64",
+            "--policy",
+            "fixed",
+            "--base-lr",
+            "0.001",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--threads 64 is more than the 8 images of a batch"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(out.join("checkpoint.bin").is_file());
+}

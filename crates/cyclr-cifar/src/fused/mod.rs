@@ -154,7 +154,8 @@ impl FusedCnn {
         grads: Option<&mut Vec<f32>>,
     ) -> (f64, usize) {
         let b = labels.len();
-        let threads = rayon::current_num_threads().max(1);
+        // More threads than images would only hold empty shares and their buffers.
+        let threads = rayon::current_num_threads().min(b).max(1);
         let (plan, per_thread) = Self::plan(b, threads);
         // Training keeps every group's activations for the backward pass; evaluation reuses
         // one set per thread, so a large evaluation batch costs no extra memory.

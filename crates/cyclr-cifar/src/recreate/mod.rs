@@ -21,6 +21,7 @@ use crate::io::write_atomic;
 use crate::observer::Observer;
 use crate::range_test::{RangeTestResult, RangeTestSettings, run_range_test, write_outputs};
 use crate::run_record::{MetricsRow, RunStatus, RunSummary, load_outcome};
+use crate::settings;
 use crate::train::{TrainConfig, train};
 use report::write_report;
 use stats::conclusion;
@@ -172,6 +173,9 @@ pub fn recreate(
 
     let p = &plan.profile;
     let per_epoch = data.train().steps_per_epoch(p.batch_size);
+    // Checked before the range test: a length that overflows is refused, not run.
+    let baseline_steps = settings::iterations("baseline_epochs", p.baseline_epochs, per_epoch)?;
+    let clr_steps = settings::iterations("clr_epochs", p.clr_epochs, per_epoch)?;
 
     // 1. The range test (or the given bounds).
     let range_dir = out.join("range-test");
@@ -234,8 +238,6 @@ pub fn recreate(
     let stepsize = plan
         .stepsize
         .unwrap_or(((p.stepsize_epochs * per_epoch as f64).round() as u64).max(1));
-    let baseline_steps = p.baseline_epochs * per_epoch;
-    let clr_steps = p.clr_epochs * per_epoch;
     // Table 1's budgets relative to the fixed run's 70,000 iterations.
     let budget = |k: u64| (baseline_steps * k / 70).max(1);
     let epochs_for = |steps: u64| steps.div_ceil(per_epoch);

@@ -141,6 +141,8 @@ impl RecreatePlan {
                 "{baseline_epochs} and {clr_epochs} must be at least 1"
             ));
         }
+        settings::epochs("baseline_epochs", p.baseline_epochs)?;
+        settings::epochs("clr_epochs", p.clr_epochs)?;
         settings::batch_size(p.batch_size)?;
         settings::count("seeds", self.seeds.len() as u64)?;
         if let Some(g) = self.gamma

@@ -53,10 +53,10 @@ impl TrainConfig {
 
     /// Checks the settings; the error names the setting at fault.
     pub fn validate(&self) -> AppResult<()> {
-        settings::count("epochs", self.epochs)?;
+        settings::epochs("epochs", self.epochs)?;
         settings::batch_size(self.batch_size)?;
         if let Some(m) = self.max_steps {
-            settings::count("max_steps", m)?;
+            settings::max_iterations("max_steps", m)?;
         }
         settings::eval_every(self.eval_every)?;
         self.engine.check(self.backend)?;
@@ -68,9 +68,15 @@ impl TrainConfig {
         train_len.div_ceil(self.batch_size) as u64
     }
 
-    /// The iteration at which the run ends.
-    pub fn total_steps(&self, train_len: usize) -> u64 {
-        let by_epochs = self.epochs * self.steps_per_epoch(train_len);
-        self.max_steps.map_or(by_epochs, |m| m.min(by_epochs))
+    /// The iteration at which the run ends; an error when the epochs make more iterations
+    /// than a run can (checked, never wrapped).
+    pub fn total_steps(&self, train_len: usize) -> AppResult<u64> {
+        let per_epoch = self.steps_per_epoch(train_len);
+        let by_epochs = match self.max_steps {
+            // A budget in iterations bounds the run whatever the epochs.
+            Some(m) => self.epochs.saturating_mul(per_epoch).min(m),
+            None => settings::iterations("epochs", self.epochs, per_epoch)?,
+        };
+        Ok(by_epochs)
     }
 }

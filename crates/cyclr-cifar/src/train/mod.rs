@@ -70,6 +70,8 @@ pub fn train_model(
     if data.train().is_empty() || data.test().is_empty() {
         return Err(anyhow::anyhow!("the training and test sets must not be empty").into());
     }
+    // Before anything is written: a length that overflows or would never end is refused.
+    config.total_steps(data.train().len())?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     // One writer per folder, for as long as this runs.
     let _lock = crate::folder_lock::lock_folder(out)?;
@@ -177,7 +179,7 @@ pub fn train_model(
 
     let train_len = data.train().len();
     let steps_per_epoch = config.steps_per_epoch(train_len);
-    let total_steps = config.total_steps(train_len);
+    let total_steps = config.total_steps(train_len)?;
     let hardware = Hardware::current(config.backend, config.engine);
     let write_run = |p: &Position, note: Option<String>| -> anyhow::Result<()> {
         let s = summary_of(p, note.clone());

@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The longest ramp a range test records (each point is kept in memory and in the CSV).
+pub const MAX_ITERATIONS: u64 = 10_000_000;
+
 /// How the learning rate rises from `min_lr` to `max_lr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -64,6 +67,11 @@ impl RangeTestConfig {
             return Err(E::ExponentialSpan {
                 min_lr: self.min_lr,
                 max_lr: self.max_lr,
+            });
+        }
+        if self.iterations > MAX_ITERATIONS {
+            return Err(E::TooManyIterations {
+                iterations: self.iterations,
             });
         }
         if self.iterations < 2 {
@@ -142,6 +150,11 @@ pub enum RangeTestConfigError {
         /// The iterations given.
         iterations: u64,
     },
+    /// More iterations than a range test can record.
+    TooManyIterations {
+        /// The iterations given.
+        iterations: u64,
+    },
     /// The smoothing factor is outside [0, 1).
     Smoothing {
         /// The value given.
@@ -180,6 +193,11 @@ impl RangeTestConfigError {
             E::TooFewIterations { iterations } => format!(
                 "{} is {iterations}: give at least 2 iterations for the ramp (100 or more \
                  for a curve worth reading)",
+                name("iterations")
+            ),
+            E::TooManyIterations { iterations } => format!(
+                "{} is {iterations}: give at most {MAX_ITERATIONS} (a range test keeps every \
+                 point; a few thousand read well)",
                 name("iterations")
             ),
             E::Smoothing { value } => {
