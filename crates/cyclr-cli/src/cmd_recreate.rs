@@ -146,7 +146,16 @@ impl RecreateCmd {
         plan.range_min_lr = self.range_min_lr;
         plan.range_max_lr = self.range_max_lr;
         plan.eval_every = self.eval_every;
-        (plan.backend, plan.engine) = self.device.setup()?;
+        // A recreation continued in its folder keeps the thread count it was started with.
+        let mut device = self.device.clone();
+        if let Some(out) = &self.out
+            && let Ok(text) = std::fs::read_to_string(out.join("plan.json"))
+            && let Ok(stored) = serde_json::from_str::<RecreatePlan>(&text)
+        {
+            device.keep_threads(stored.threads, &out.display().to_string())?;
+        }
+        (plan.backend, plan.engine) = device.setup()?;
+        plan.threads = Some(cyclr_cifar::environment::rayon_threads());
         plan.validate()?;
         Ok(plan)
     }

@@ -60,7 +60,14 @@ pub struct TrainCmd {
     pub schedule: ScheduleArgs,
 }
 
-pub fn run(cmd: TrainCmd) -> CliResult {
+pub fn run(mut cmd: TrainCmd) -> CliResult {
+    // A resumed run continues on the thread count it was made with.
+    if let Some(dir) = &cmd.resume
+        && let Ok((run, _)) = load_run(dir)
+    {
+        let what = dir.display().to_string();
+        cmd.optim.device.keep_threads(run.threads, &what)?;
+    }
     let (backend, engine) = cmd.optim.device.setup()?;
     let mut resume_data = None;
     let (config, out, resume) = match &cmd.resume {
@@ -125,6 +132,7 @@ pub fn run(cmd: TrainCmd) -> CliResult {
             config.eval_every = cmd.eval_every;
             config.backend = backend;
             config.engine = engine;
+            config.threads = Some(cyclr_cifar::environment::rayon_threads());
             config.validate()?;
             (config, cmd.out.clone(), false)
         }

@@ -129,6 +129,23 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
 }
 
 impl DeviceArgs {
+    /// The thread count a run recorded (`run`, of `what`) when `--threads` is not given;
+    /// a different `--threads` is refused, since the order of the sums, and so the
+    /// numbers, depend on it.
+    pub fn keep_threads(&mut self, run: Option<usize>, what: &str) -> CliResult {
+        match (self.threads, run) {
+            (Some(n), Some(m)) if n != m => Err(CliError::usage(format!(
+                "--threads {n}: {what} was made with {m} thread(s), and its numbers depend on the \
+                 count; leave --threads out to continue with {m}"
+            ))),
+            (None, Some(m)) => {
+                self.threads = Some(m);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Says when `--threads` asks for more threads than a batch has images (the fused
     /// engine gives each thread whole images, so the rest would idle) or than the machine
     /// has cores (they would share them).

@@ -879,3 +879,118 @@ fn more_threads_than_images_are_said_and_capped() {
     );
     assert!(out.join("checkpoint.bin").is_file());
 }
+
+/// The thread count changes the order of the sums, so a run's numbers: a resumed run keeps
+/// the count it was made with (even where the default would be another), and a different
+/// `--threads` is refused.
+#[test]
+fn a_resumed_run_keeps_its_thread_count() {
+    let t = tempfile::tempdir().unwrap();
+    let data = common::synthetic_data_dir();
+    let out = t.path().join("run");
+    let o = out.to_str().unwrap();
+    let first = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--train-limit",
+            "40",
+            "--test-limit",
+            "20",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "10",
+            "--threads",
+            "1",
+            "--policy",
+            "fixed",
+            "--base-lr",
+            "0.001",
+            "--out",
+            o,
+            "--quiet",
+        ],
+    );
+    assert!(first.status.success(), "{}", stderr(&first));
+    let threads_of = || -> (serde_json::Value, serde_json::Value) {
+        let run: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+        (
+            run["config"]["threads"].clone(),
+            run["hardware"]["threads"].clone(),
+        )
+    };
+    assert_eq!(threads_of(), (1.into(), 1.into()));
+    // The test environment's default is 2 threads (RAYON_NUM_THREADS): not taken.
+    let resumed = run(
+        t.path(),
+        &["train", "--resume", o, "--epochs", "2", "--quiet"],
+    );
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(threads_of(), (1.into(), 1.into()));
+    let other = run(
+        t.path(),
+        &["train", "--resume", o, "--epochs", "3", "--threads", "2"],
+    );
+    assert_usage_error(&other, "--threads 2: ");
+    assert!(
+        stderr(&other).contains("made with 1 thread(s)"),
+        "{}",
+        stderr(&other)
+    );
+}
+
+/// A recreation records its thread count in plan.json: continued without `--threads` it
+/// keeps it; with another it is refused, so its runs are never a mix.
+#[test]
+fn a_continued_recreation_keeps_its_thread_count() {
+    let t = tempfile::tempdir().unwrap();
+    let data = common::synthetic_data_dir();
+    let out = t.path().join("rec");
+    let args = |threads: Option<&'static str>| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "recreate",
+            "--data",
+            data.to_str().unwrap(),
+            "--train-limit",
+            "40",
+            "--test-limit",
+            "20",
+            "--baseline-epochs",
+            "1",
+            "--clr-epochs",
+            "1",
+            "--base-lr",
+            "0.001",
+            "--max-lr",
+            "0.005",
+            "--policies",
+            "fixed,triangular",
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(n) = threads {
+            v.extend(["--threads".to_string(), n.to_string()]);
+        }
+        v
+    };
+    let a = args(Some("1"));
+    let first = run(t.path(), &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(first.status.success(), "{}", stderr(&first));
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["threads"], 1);
+    let a = args(Some("2"));
+    let other = run(t.path(), &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_usage_error(&other, "made with 1 thread(s)");
+    let a = args(None);
+    let again = run(t.path(), &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(again.status.success(), "{}", stderr(&again));
+}

@@ -362,6 +362,7 @@ pub fn recreate(
                 config.eval_every = plan.eval_every;
                 config.backend = plan.backend;
                 config.engine = plan.engine;
+                config.threads = plan.threads;
                 let s = train(
                     &config,
                     data,

@@ -110,6 +110,10 @@ pub struct RecreatePlan {
     /// Fused CPU kernels or burn's ops.
     #[serde(default)]
     pub engine: EngineKind,
+    /// CPU threads every run trains with (their numbers depend on it), so a continued
+    /// recreation cannot mix runs made with different counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
 }
 
 impl RecreatePlan {
@@ -129,6 +133,7 @@ impl RecreatePlan {
             eval_every: None,
             backend: Backend::Flex,
             engine: EngineKind::Fused,
+            threads: None,
         }
     }
 

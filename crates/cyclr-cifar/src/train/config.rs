@@ -33,6 +33,10 @@ pub struct TrainConfig {
     /// Fused CPU kernels or burn's ops.
     #[serde(default)]
     pub engine: EngineKind,
+    /// CPU threads it trains with: the order of the sums, and so the numbers, depend on
+    /// it, so a resumed run keeps it (`None`: not recorded, runs before it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
 }
 
 impl TrainConfig {
@@ -48,6 +52,7 @@ impl TrainConfig {
             eval_every: None,
             backend: Backend::Flex,
             engine: EngineKind::Fused,
+            threads: None,
         }
     }
 
