@@ -10,7 +10,7 @@ use cyclr_cifar::folder_lock::lock_folder;
 use cyclr_cifar::range_test::{RangeTestResult, RangeTestSettings, run_range_test, write_outputs};
 use cyclr_cifar::run_dir::new_dated_dir;
 
-use crate::common::{DataArgs, OptimArgs, ProgressObserver, interrupt_flag};
+use crate::common::{DataArgs, OptimArgs, ProgressObserver, interrupt_flag, shell_quote};
 use crate::error::{CliError, CliResult};
 use crate::schedule_args::ScheduleArgs;
 
@@ -116,7 +116,8 @@ pub fn run(cmd: RangeTestCmd) -> CliResult {
     if let Some(EarlyStop::Interrupted { iteration }) = result.outcome.early_stop {
         return Err(CliError::Interrupted(format!(
             "interrupted at iteration {iteration} of {}: the points so far and their analysis \
-             are in {} (no checkpoint: run the command again for the whole ramp)",
+             are in {} (no checkpoint: run the command again with --overwrite for the whole \
+             ramp)",
             result.settings.ramp.iterations,
             out.display()
         )));
@@ -162,15 +163,21 @@ pub fn print_summary(r: &RangeTestResult, out: &Path) {
     say!("wrote {d}/range_test.csv, {d}/range_test.json, {d}/range_test.png, {d}/range_test.svg");
     if let Some(rec) = &r.outcome.analysis.recommendation {
         // The data and subset the test ran on, so the hint works as printed.
-        let mut data = format!("--data {}", r.data.source);
+        let mut data = format!("--data {}", shell_quote(&r.data.source));
         if r.data.train_images < 50_000 || r.data.test_images < 10_000 {
             data += &format!(
                 " --train-limit {} --test-limit {}",
                 r.data.train_images, r.data.test_images
             );
         }
+        // --from-range-test carries the optimizer and batch size; the expansion names them.
+        let mut same = OptimArgs::flags_of(&r.settings.optimizer);
+        if r.settings.batch_size != 100 {
+            same += &format!(" --batch-size {}", r.settings.batch_size);
+        }
+        let json = shell_quote(&format!("{d}/range_test.json"));
         say!(
-            "next: cyclr train {data} --from-range-test {d}/range_test.json  (= --policy triangular --base-lr {:.3e} --max-lr {:.3e} --step-size-up {})",
+            "next: cyclr train {data} --from-range-test {json}  (= {same} --policy triangular --base-lr {:.3e} --max-lr {:.3e} --step-size-up {})",
             rec.base_lr,
             rec.max_lr,
             r.suggested_stepsize()
@@ -183,7 +190,7 @@ pub fn schedule_from_range_test(
     path: &Path,
     policy: Option<Policy>,
     args: &ScheduleArgs,
-) -> CliResult<Schedule> {
+) -> CliResult<(Schedule, RangeTestResult)> {
     let r = RangeTestResult::read(path).map_err(|e| CliError::usage(format!("{e:#}")))?;
     let rec = r.outcome.analysis.recommendation.as_ref().ok_or_else(|| {
         let why = r.outcome.analysis.warnings_line();
@@ -215,5 +222,5 @@ pub fn schedule_from_range_test(
     merged.max_lr = Some(rec.max_lr);
     merged.step_size_up = Some(args.step_size_up.unwrap_or(r.suggested_stepsize()));
     let s = merged.schedules(&[policy])?.remove(0);
-    Ok(s)
+    Ok((s, r))
 }

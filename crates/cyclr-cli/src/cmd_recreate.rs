@@ -9,7 +9,7 @@ use cyclr_cifar::recreate::{
     PolicySet, Profile, RecreatePlan, default_out, recreate, results_table,
 };
 
-use crate::common::{DataArgs, ProgressObserver, interrupt_flag};
+use crate::common::{DataArgs, ProgressObserver, interrupt_flag, shell_quote};
 use crate::error::{CliError, CliResult, Flags};
 use crate::schedule_args::parse_policy;
 use cyclr_cifar::error::AppError;
@@ -175,7 +175,7 @@ pub fn run(cmd: RecreateCmd) -> CliResult {
         note!(
             "writing to {} (if interrupted, add --out {} to continue)",
             out.display(),
-            out.display()
+            shell_quote(&out.display().to_string())
         );
     }
     let stop = interrupt_flag("saving a checkpoint at the current batch");
@@ -188,7 +188,7 @@ pub fn run(cmd: RecreateCmd) -> CliResult {
             return Err(CliError::Interrupted(format!(
                 "interrupted during {during}: run the same command with --out {} to continue \
                  where it stopped",
-                out.display()
+                shell_quote(&out.display().to_string())
             )));
         }
         Err(e) if stop.load(std::sync::atomic::Ordering::SeqCst) => {

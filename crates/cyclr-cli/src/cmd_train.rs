@@ -9,7 +9,7 @@ use cyclr_cifar::run_dir::new_dated_dir;
 use cyclr_cifar::run_record::{RunStatus, RunSummary};
 use cyclr_cifar::train::{TrainConfig, load_run, train};
 
-use crate::common::{DataArgs, OptimArgs, ProgressObserver, interrupt_flag};
+use crate::common::{DataArgs, OptimArgs, ProgressObserver, interrupt_flag, shell_quote};
 use crate::error::{CliError, CliResult};
 use crate::schedule_args::{ScheduleArgs, parse_policy, schedule_from};
 
@@ -31,8 +31,10 @@ pub struct TrainCmd {
     /// Stop after this many iterations (an iteration budget), even if epochs remain.
     #[arg(long)]
     pub max_steps: Option<u64>,
-    #[arg(long, default_value_t = 100)]
-    pub batch_size: usize,
+    /// Images per batch (default 100, the paper's; with --from-range-test, the range
+    /// test's).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
     /// Seed for weights and shuffling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -116,18 +118,44 @@ pub fn run(mut cmd: TrainCmd) -> CliResult {
             (config, Some(dir.clone()), true)
         }
         None => {
-            let schedule = match &cmd.from_range_test {
-                Some(path) => crate::cmd_range_test::schedule_from_range_test(
-                    path,
-                    cmd.policy,
-                    &cmd.schedule,
-                )?,
-                None => schedule_from(cmd.policy, cmd.config.as_ref(), &cmd.schedule)?,
+            let (schedule, optimizer, batch_size) = match &cmd.from_range_test {
+                // The bounds were found with the test's optimizer and batch size: they come
+                // with it, and other ones are refused rather than trained at its bounds.
+                Some(path) => {
+                    let (schedule, tested) = crate::cmd_range_test::schedule_from_range_test(
+                        path,
+                        cmd.policy,
+                        &cmd.schedule,
+                    )?;
+                    let optimizer = &tested.settings.optimizer;
+                    if cmd.optim.is_given() && cmd.optim.config()? != *optimizer {
+                        return Err(CliError::usage(format!(
+                            "{}: the range test's bounds are for {}; leave the optimizer flags \
+                             out to train with it, or run a range test with this optimizer",
+                            path.display(),
+                            OptimArgs::flags_of(optimizer)
+                        )));
+                    }
+                    let batch = tested.settings.batch_size;
+                    if let Some(b) = cmd.batch_size.filter(|&b| b != batch) {
+                        return Err(CliError::usage(format!(
+                            "--batch-size {b}: the range test at {} ran with batches of {batch}, \
+                             and its bounds and stepsize are for them; leave --batch-size out",
+                            path.display()
+                        )));
+                    }
+                    (schedule, optimizer.clone(), batch)
+                }
+                None => (
+                    schedule_from(cmd.policy, cmd.config.as_ref(), &cmd.schedule)?,
+                    cmd.optim.config()?,
+                    cmd.batch_size.unwrap_or(100),
+                ),
             };
-            let mut config = TrainConfig::new(schedule, cmd.optim.config()?);
+            let mut config = TrainConfig::new(schedule, optimizer);
             config.epochs = cmd.epochs.unwrap_or(10);
             config.max_steps = cmd.max_steps;
-            config.batch_size = cmd.batch_size;
+            config.batch_size = batch_size;
             config.seed = cmd.seed;
             config.eval_every = cmd.eval_every;
             config.backend = backend;
@@ -207,7 +235,7 @@ pub fn report(s: &RunSummary, out: &std::path::Path) -> CliResult {
         RunStatus::Interrupted => Err(CliError::Interrupted(format!(
             "{}: continue with `cyclr train --resume {}`",
             s.note.clone().unwrap_or_else(|| "interrupted".into()),
-            out.display()
+            shell_quote(&out.display().to_string())
         ))),
         RunStatus::Diverged => Err(CliError::Failed(anyhow::anyhow!(
             "{}",

@@ -85,10 +85,10 @@ pub enum OptimizerArg {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Optimizer and device")]
 pub struct OptimArgs {
-    /// Adam (the seed's choice), SGD with momentum (the paper's) or AdamW (decoupled
-    /// weight decay).
-    #[arg(long, value_enum, default_value = "adam")]
-    pub optimizer: OptimizerArg,
+    /// Adam (the seed's choice, the default), SGD with momentum (the paper's) or AdamW
+    /// (decoupled weight decay).
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerArg>,
     /// SGD momentum or Adam beta1, when the schedule does not cycle it (default 0.9).
     #[arg(long, allow_negative_numbers = true)]
     pub momentum: Option<f64>,
@@ -225,8 +225,26 @@ fn check_adapter(backend: Backend, adapter: &Adapter, allow_software: bool) -> C
 }
 
 impl OptimArgs {
+    /// Whether any optimizer flag was given.
+    pub fn is_given(&self) -> bool {
+        self.optimizer.is_some() || self.momentum.is_some() || self.weight_decay.is_some()
+    }
+
+    /// The flags that give `c`, for a hint that must work as printed.
+    pub fn flags_of(c: &OptimizerConfig) -> String {
+        let mut f = format!("--optimizer {} --momentum {}", c.name(), c.momentum());
+        let default_wd = match c.name() {
+            "adamw" => OptimizerConfig::adamw().weight_decay(),
+            _ => 0.0,
+        };
+        if c.weight_decay() != default_wd {
+            f += &format!(" --weight-decay {}", c.weight_decay());
+        }
+        f
+    }
+
     pub fn config(&self) -> CliResult<OptimizerConfig> {
-        let mut c = match self.optimizer {
+        let mut c = match self.optimizer.unwrap_or(OptimizerArg::Adam) {
             OptimizerArg::Adam => OptimizerConfig::adam(),
             OptimizerArg::Sgd => OptimizerConfig::sgd(),
             OptimizerArg::Adamw => OptimizerConfig::adamw(),
@@ -241,6 +259,16 @@ impl OptimArgs {
             CliError::usage(format!("--optimizer {}: {}", c.name(), e.describe(&flag)))
         })?;
         Ok(c)
+    }
+}
+
+/// `path` as a shell reads it back: quoted when it holds anything but plain characters.
+pub fn shell_quote(path: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
+    if !path.is_empty() && path.chars().all(plain) {
+        path.to_string()
+    } else {
+        format!("'{}'", path.replace('\'', "'\\''"))
     }
 }
 
@@ -396,5 +424,18 @@ mod tests {
             AdapterKind::DiscreteGpu,
         );
         assert!(check_adapter(Backend::Wgpu, &gpu, false).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod quoting {
+    use super::shell_quote;
+
+    #[test]
+    fn paths_are_quoted_as_a_shell_reads_them() {
+        assert_eq!(shell_quote("/data/cifar-10.tar.gz"), "/data/cifar-10.tar.gz");
+        assert_eq!(shell_quote("/runs/my run"), "'/runs/my run'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
     }
 }

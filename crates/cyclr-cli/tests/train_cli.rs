@@ -319,7 +319,8 @@ fn train_input_errors_are_explained() {
 fn range_test_then_train_from_it() {
     let t = tempfile::tempdir().unwrap();
     let data = data_dir();
-    let out = t.path().join("rt");
+    // A space in the folder: the hint must quote it to work as printed.
+    let out = t.path().join("rt dir");
     let o = run(
         t.path(),
         &[
@@ -352,19 +353,26 @@ fn range_test_then_train_from_it() {
         .lines()
         .find_map(|l| l.strip_prefix("next: cyclr "))
         .expect("a next: line");
-    let next = next.split("  (=").next().unwrap();
+    let (next, same) = next.split_once("  (= ").unwrap();
+    // The expansion names what --from-range-test carries: the optimizer it ran with.
+    assert!(
+        same.starts_with("--optimizer adam --momentum 0.9 "),
+        "{same}"
+    );
     let hinted = t.path().join("hinted");
-    let mut args: Vec<&str> = next.split_whitespace().collect();
-    args.extend([
-        "--max-steps",
-        "2",
-        "--epochs",
-        "1",
-        "--quiet",
-        "--out",
-        s(&hinted),
-    ]);
-    let o2 = run(t.path(), &args);
+    // Run as printed, through a shell.
+    let o2 = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "\"$CYCLR_BIN\" {next} --max-steps 2 --epochs 1 --quiet --out \"$HINTED\""
+        ))
+        .env("CYCLR_BIN", env!("CARGO_BIN_EXE_cyclr"))
+        .env("HINTED", &hinted)
+        .env("CYCLR_CACHE_DIR", t.path())
+        .env("RAYON_NUM_THREADS", "2")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
     assert!(o2.status.success(), "{next}: {}", stderr(&o2));
     for f in ["range_test.csv", "range_test.json", "range_test.svg"] {
         assert!(out.join(f).is_file(), "{f}");
@@ -443,6 +451,46 @@ fn range_test_then_train_from_it() {
         sched["step_size_up"].as_u64().unwrap(),
         json["stepsize"]["suggested"].as_u64().unwrap()
     );
+
+    // A range test with SGD at batches of 50 (its JSON edited so): the training takes
+    // both from it, and another optimizer or batch size is refused, not trained at its
+    // bounds.
+    let mut sgd = json.clone();
+    sgd["settings"]["optimizer"] = serde_json::json!({"optimizer": "sgd", "momentum": 0.9, "weight_decay": 0.0, "nesterov": false});
+    sgd["settings"]["batch_size"] = 50.into();
+    let edited = t.path().join("sgd.json");
+    std::fs::write(&edited, serde_json::to_string(&sgd).unwrap()).unwrap();
+    let train_from = |extra: &[&str], dir: &std::path::Path| {
+        let mut args = vec![
+            "train",
+            "--data",
+            s(&data),
+            "--train-limit",
+            "500",
+            "--test-limit",
+            "100",
+            "--max-steps",
+            "2",
+            "--from-range-test",
+            s(&edited),
+            "--quiet",
+            "--out",
+            s(dir),
+        ];
+        args.extend(extra);
+        run(t.path(), &args)
+    };
+    let carried = t.path().join("carried");
+    let o = train_from(&[], &carried);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(carried.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run_json["config"]["optimizer"]["optimizer"], "sgd");
+    assert_eq!(run_json["config"]["batch_size"], 50);
+    let o = train_from(&["--optimizer", "adam"], &t.path().join("refused1"));
+    assert_usage_error(&o, "bounds are for --optimizer sgd --momentum 0.9");
+    let o = train_from(&["--batch-size", "100"], &t.path().join("refused2"));
+    assert_usage_error(&o, "ran with batches of 50");
 }
 
 #[test]

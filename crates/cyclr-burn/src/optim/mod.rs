@@ -142,6 +142,15 @@ impl OptimizerConfig {
         }
     }
 
+    /// Its weight decay (L2 for Adam and SGD, decoupled for AdamW).
+    pub fn weight_decay(&self) -> f64 {
+        match *self {
+            OptimizerConfig::Adam { weight_decay, .. }
+            | OptimizerConfig::AdamW { weight_decay, .. }
+            | OptimizerConfig::Sgd { weight_decay, .. } => weight_decay,
+        }
+    }
+
     /// The same optimizer with its starting momentum (Adam, AdamW: beta1) set to `m`.
     pub fn with_momentum(mut self, m: f64) -> Self {
         match &mut self {
