@@ -433,7 +433,10 @@ mod quoting {
 
     #[test]
     fn paths_are_quoted_as_a_shell_reads_them() {
-        assert_eq!(shell_quote("/data/cifar-10.tar.gz"), "/data/cifar-10.tar.gz");
+        assert_eq!(
+            shell_quote("/data/cifar-10.tar.gz"),
+            "/data/cifar-10.tar.gz"
+        );
         assert_eq!(shell_quote("/runs/my run"), "'/runs/my run'");
         assert_eq!(shell_quote("it's"), "'it'\\''s'");
         assert_eq!(shell_quote(""), "''");

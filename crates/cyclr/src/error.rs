@@ -1,12 +1,30 @@
 //! Validation errors. Every message names the parameter, the bad value and what to change.
 
+use std::fmt;
+
 use thiserror::Error;
+
+/// A number as a message shows it: as Rust writes it when that is short, in scientific
+/// notation when its decimal would be long (`1e300`, not three hundred digits).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Num(pub f64);
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plain = self.0.to_string();
+        if plain.len() > 16 {
+            write!(f, "{:e}", self.0)
+        } else {
+            f.write_str(&plain)
+        }
+    }
+}
 
 /// Why a schedule's parameters were rejected.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ScheduleError {
     /// A parameter is NaN or infinite.
-    #[error("{name} is {value}, but it must be a finite number (for example 0.001)")]
+    #[error("{name} is {value_}, but it must be a finite number (for example 0.001)", value_ = Num(*.value))]
     NotFinite {
         /// The parameter, by its config name (e.g. `base_lr`).
         name: &'static str,
@@ -15,7 +33,7 @@ pub enum ScheduleError {
     },
 
     /// A learning rate is below 0.
-    #[error("{name} is {value}, but a learning rate cannot be negative: give a value of 0 or more")]
+    #[error("{name} is {value_}, but a learning rate cannot be negative: give a value of 0 or more", value_ = Num(*.value))]
     NegativeRate {
         /// The parameter, by its config name (e.g. `max_lr`).
         name: &'static str,
@@ -24,7 +42,7 @@ pub enum ScheduleError {
     },
 
     /// A parameter that must be above 0 is 0 or less (e.g. 1cycle's `div_factor`).
-    #[error("{name} is {value}, but it must be greater than 0")]
+    #[error("{name} is {value_}, but it must be greater than 0", value_ = Num(*.value))]
     NotPositive {
         /// The parameter, by its config name.
         name: &'static str,
@@ -33,7 +51,7 @@ pub enum ScheduleError {
     },
 
     /// The max learning rate is below the base learning rate.
-    #[error("max_lr ({max_lr}) is below base_lr ({base_lr}): swap them so that base_lr <= max_lr")]
+    #[error("max_lr ({max_lr_}) is below base_lr ({base_lr_}): swap them so that base_lr <= max_lr", max_lr_ = Num(*.max_lr), base_lr_ = Num(*.base_lr))]
     MaxBelowBase {
         /// The base learning rate given.
         base_lr: f64,
@@ -42,7 +60,7 @@ pub enum ScheduleError {
     },
 
     /// SGDR's max learning rate is below its floor `min_lr`.
-    #[error("max_lr ({max_lr}) is below min_lr ({min_lr}): swap them so that min_lr <= max_lr")]
+    #[error("max_lr ({max_lr_}) is below min_lr ({min_lr_}): swap them so that min_lr <= max_lr", max_lr_ = Num(*.max_lr), min_lr_ = Num(*.min_lr))]
     MaxBelowMin {
         /// The floor given (PyTorch's `eta_min`).
         min_lr: f64,
@@ -66,8 +84,13 @@ pub enum ScheduleError {
 
     /// `gamma` is outside (0, 1].
     #[error(
-        "gamma is {value}, but it must be in (0, 1] (for example 0.99994): \
-         a gamma above 1 makes the rate grow without bound"
+        "gamma is {value_}, but it must be in (0, 1] (for example 0.99994): {why}",
+        value_ = Num(*.value),
+        why = if *.value > 1.0 {
+            "a gamma above 1 makes the rate grow without bound"
+        } else {
+            "a gamma of 0 or less is no decay: the amplitude vanishes or flips sign"
+        }
     )]
     GammaOutOfRange {
         /// The gamma given.
@@ -84,7 +107,7 @@ pub enum ScheduleError {
     },
 
     /// 1cycle's `pct_start` is not strictly between 0 and 1.
-    #[error("pct_start is {value}, but it must lie strictly between 0 and 1 (for example 0.3)")]
+    #[error("pct_start is {value_}, but it must lie strictly between 0 and 1 (for example 0.3)", value_ = Num(*.value))]
     PctStartOutOfRange {
         /// The pct_start given.
         value: f64,
@@ -92,8 +115,9 @@ pub enum ScheduleError {
 
     /// 1cycle's `pct_start` is 0.5 or more with `three_phase`.
     #[error(
-        "pct_start is {value}, but with three_phase the warm-up and the way back down take \
-         2 * pct_start of the run, so pct_start must be below 0.5"
+        "pct_start is {value_}, but with three_phase the warm-up and the way back down take \
+         2 * pct_start of the run, so pct_start must be below 0.5",
+        value_ = Num(*.value)
     )]
     ThreePhasePctStart {
         /// The pct_start given.
@@ -103,7 +127,8 @@ pub enum ScheduleError {
     /// A phase of 1cycle would span less than one step.
     #[error(
         "phase {phase} of one_cycle is shorter than one step (total_steps {total_steps}, \
-         pct_start {pct_start}): raise total_steps or move pct_start away from 0 and 1"
+         pct_start {pct_start_}): raise total_steps or move pct_start away from 0 and 1",
+        pct_start_ = Num(*.pct_start)
     )]
     PhaseTooShort {
         /// The phase, 1-based (1 is the warm-up).
@@ -115,7 +140,7 @@ pub enum ScheduleError {
     },
 
     /// A momentum is outside [0, 1).
-    #[error("{name} is {value}, but momentum must be in [0, 1) (for example 0.85 and 0.95)")]
+    #[error("{name} is {value_}, but momentum must be in [0, 1) (for example 0.85 and 0.95)", value_ = Num(*.value))]
     MomentumOutOfRange {
         /// `base_momentum` or `max_momentum`.
         name: &'static str,
@@ -125,8 +150,9 @@ pub enum ScheduleError {
 
     /// `max_momentum` is below `base_momentum`.
     #[error(
-        "max_momentum ({max_momentum}) is below base_momentum ({base_momentum}): swap them; \
-         momentum is highest where the learning rate is lowest"
+        "max_momentum ({max_momentum_}) is below base_momentum ({base_momentum_}): swap them; \
+         momentum is highest where the learning rate is lowest",
+        max_momentum_ = Num(*.max_momentum), base_momentum_ = Num(*.base_momentum)
     )]
     MomentumReversed {
         /// The base momentum given (used where the learning rate peaks).

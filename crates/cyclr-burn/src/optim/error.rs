@@ -1,5 +1,7 @@
 //! Why an optimizer's settings were rejected.
 
+use cyclr::error::Num;
+
 /// Why an optimizer's parameters were rejected. Parameters are named as in
 /// [`OptimizerConfig`](super::OptimizerConfig); a front-end renders its own names with [`describe`](Self::describe).
 #[derive(Debug, Clone, PartialEq)]
@@ -35,20 +37,23 @@ impl OptimizerConfigError {
         use OptimizerConfigError as E;
         match self {
             E::NotUnit { name: n, value } => {
-                format!("{} is {value}, but it must be in [0, 1)", name(n))
+                format!("{} is {}, but it must be in [0, 1)", name(n), Num(*value))
             }
             E::NegativeWeightDecay { value } => format!(
-                "{} is {value}, but it must be a finite number >= 0",
-                name("weight_decay")
+                "{} is {}, but it must be a finite number >= 0",
+                name("weight_decay"),
+                Num(*value)
             ),
             E::WeightDecayTooLarge { value } => format!(
-                "{} is {value}, but it must be at most 1 (typical values: 1e-4 to 1e-2)",
-                name("weight_decay")
+                "{} is {}, but it must be at most 1 (typical values: 1e-4 to 1e-2)",
+                name("weight_decay"),
+                Num(*value)
             ),
             E::Epsilon { value } => {
                 format!(
-                    "{} is {value}, but it must be > 0 (e.g. 1e-7)",
-                    name("epsilon")
+                    "{} is {}, but it must be > 0 (e.g. 1e-7)",
+                    name("epsilon"),
+                    Num(*value)
                 )
             }
         }

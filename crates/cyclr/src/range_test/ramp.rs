@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Num;
+
 /// The longest ramp a range test records (each point is kept in memory and in the CSV).
 pub const MAX_ITERATIONS: u64 = 10_000_000;
 
@@ -175,20 +177,25 @@ impl RangeTestConfigError {
         match self {
             E::BadRate { name: n, value } => {
                 format!(
-                    "{} is {value}, but it must be a finite number >= 0",
-                    name(n)
+                    "{} is {}, but it must be a finite number >= 0",
+                    name(n),
+                    Num(*value)
                 )
             }
             E::MaxNotAboveMin { min_lr, max_lr } => format!(
-                "{max} ({max_lr}) must be above {min} ({min_lr}): the range test raises the \
-                 rate from one to the other"
+                "{max} ({}) must be above {min} ({}): the range test raises the \
+                 rate from one to the other",
+                Num(*max_lr),
+                Num(*min_lr)
             ),
             E::ExponentialFromZero => {
                 format!("an exponential ramp cannot start at 0: give {min} above 0 (e.g. 1e-7)")
             }
             E::ExponentialSpan { min_lr, max_lr } => format!(
-                "an exponential ramp from {min} {min_lr} to {max} {max_lr} spans more than a \
-                 float can hold: give a larger {min} (e.g. 1e-7)"
+                "an exponential ramp from {min} {} to {max} {} spans more than a \
+                 float can hold: give a larger {min} (e.g. 1e-7)",
+                Num(*min_lr),
+                Num(*max_lr)
             ),
             E::TooFewIterations { iterations } => format!(
                 "{} is {iterations}: give at least 2 iterations for the ramp (100 or more \
@@ -201,12 +208,17 @@ impl RangeTestConfigError {
                 name("iterations")
             ),
             E::Smoothing { value } => {
-                format!("{} is {value}, but it must be in [0, 1)", name("smoothing"))
+                format!(
+                    "{} is {}, but it must be in [0, 1)",
+                    name("smoothing"),
+                    Num(*value)
+                )
             }
             E::DivergeFactor { value } => {
                 format!(
-                    "{} is {value}, but it must be above 1",
-                    name("diverge_factor")
+                    "{} is {}, but it must be above 1",
+                    name("diverge_factor"),
+                    Num(*value)
                 )
             }
         }
