@@ -218,6 +218,15 @@ pub fn locate_data(
     progress: &mut dyn FnMut(u64, Option<u64>),
 ) -> AppResult<PathBuf> {
     if let Some(p) = data {
+        // A link that goes nowhere, or in a loop, is not "does not exist".
+        if let (Ok(_), Err(e)) = (std::fs::symlink_metadata(p), std::fs::metadata(p)) {
+            return Err(AppError::Input(message!(
+                "{data} {} is a symbolic link that cannot be followed ({}): point it at the \
+                 CIFAR-10 archive or folder, or pass that path",
+                p.display(),
+                e
+            )));
+        }
         if !p.exists() {
             return Err(AppError::Input(message!(
                 "{data} {} does not exist: pass the CIFAR-10 binary archive \

@@ -27,13 +27,29 @@ pub struct FolderLock {
 pub fn lock_folder(dir: &Path) -> anyhow::Result<FolderLock> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = match OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        // A link planted at the lock's name is not followed (its target is never written).
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&path)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(AppError::Input(message!(
+                "{} is a symbolic link, not cyclr's lock: remove it (cyclr writes its lock \
+                 there and does not follow links)",
+                path.display()
+            ))
+            .into());
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot write in {}", dir.display()));
+        }
+    };
     match file.try_lock() {
         Ok(()) => {
             let args: Vec<String> = std::env::args().collect();

@@ -273,8 +273,24 @@ pub fn read_schedule_file(path: &Path) -> CliResult<Schedule> {
         toml::from_str(&text).map_err(|e| e.to_string())
     };
     parsed.map_err(|e| {
-        // The parser quotes the offending line: a long one is cut, not echoed whole.
-        let lines: Vec<String> = e.trim().lines().map(|l| shorten(l, 160)).collect();
+        // The parser quotes the offending line (`3 | ...`): a long one is cut, not echoed
+        // whole; its own sentences (the list of policies) are kept whole.
+        let quoted = |l: &str| {
+            l.trim_start()
+                .split_once('|')
+                .is_some_and(|(n, _)| n.trim().chars().all(|c| c.is_ascii_digit()))
+        };
+        let lines: Vec<String> = e
+            .trim()
+            .lines()
+            .map(|l| {
+                if quoted(l) {
+                    shorten(l, 160)
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
         CliError::usage(format!(
             "{} is not a valid schedule: {}",
             path.display(),

@@ -994,3 +994,119 @@ fn a_continued_recreation_keeps_its_thread_count() {
     let again = run(t.path(), &a.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(again.status.success(), "{}", stderr(&again));
 }
+
+/// Links planted where cyclr writes are never followed: at the lock's name the run is
+/// refused and the link's target untouched; at the temporary names an older cyclr used
+/// (`.run.json.partial`, `.s3.toml.partial`) nothing is written through them, since
+/// temporary files now get fresh, random names created exclusively.
+#[test]
+fn planted_links_are_never_followed() {
+    let t = tempfile::tempdir().unwrap();
+    let data = common::synthetic_data_dir();
+    let secret = t.path().join("secret.txt");
+    std::fs::write(&secret, "keep me").unwrap();
+    let run_dir = t.path().join("run");
+    std::fs::create_dir(&run_dir).unwrap();
+    std::os::unix::fs::symlink(&secret, run_dir.join(".cyclr.lock")).unwrap();
+    let train = |dir: &std::path::Path| {
+        run(
+            t.path(),
+            &[
+                "train",
+                "--data",
+                data.to_str().unwrap(),
+                "--train-limit",
+                "40",
+                "--test-limit",
+                "20",
+                "--epochs",
+                "1",
+                "--policy",
+                "fixed",
+                "--base-lr",
+                "0.001",
+                "--out",
+                dir.to_str().unwrap(),
+                "--quiet",
+            ],
+        )
+    };
+    assert_usage_error(&train(&run_dir), "is a symbolic link, not cyclr's lock");
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "keep me");
+
+    let other = t.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::os::unix::fs::symlink(&secret, other.join(".run.json.partial")).unwrap();
+    let o = train(&other);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "keep me");
+    assert!(other.join("run.json").symlink_metadata().unwrap().is_file());
+
+    std::os::unix::fs::symlink(&secret, t.path().join(".s3.toml.partial")).unwrap();
+    let saved = t.path().join("s3.toml");
+    let o = run(
+        t.path(),
+        &[
+            "schedule",
+            "fixed",
+            "--base-lr",
+            "0.1",
+            "--steps",
+            "2",
+            "--save-config",
+            saved.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "keep me");
+    assert!(saved.symlink_metadata().unwrap().is_file());
+}
+
+/// Messages that name the cause: a chart into a missing folder, a data link that loops,
+/// a TOML error's list of policies kept whole.
+#[test]
+fn messages_name_the_cause_in_one_sentence() {
+    let t = tempfile::tempdir().unwrap();
+    let o = run(
+        t.path(),
+        &[
+            "schedule",
+            "fixed",
+            "--base-lr",
+            "0.1",
+            "--plot",
+            "/missing/dir/x.png",
+        ],
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("the folder /missing/dir does not exist"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("ImageError") && !err.contains("backend"),
+        "{err}"
+    );
+
+    let (a, b) = (t.path().join("loop-a"), t.path().join("loop-b"));
+    std::os::unix::fs::symlink(&b, &a).unwrap();
+    std::os::unix::fs::symlink(&a, &b).unwrap();
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            a.to_str().unwrap(),
+            "--policy",
+            "fixed",
+            "--base-lr",
+            "0.1",
+        ],
+    );
+    assert_usage_error(&o, "is a symbolic link that cannot be followed");
+
+    let bad = t.path().join("bad.toml");
+    std::fs::write(&bad, "policy = \"trianglar\"\nbase_lr = 0.1\n").unwrap();
+    let o = run(t.path(), &["schedule", "--config", bad.to_str().unwrap()]);
+    assert_usage_error(&o, "`linear`, `sequence`");
+}

@@ -24,6 +24,27 @@ fn temporary_name(path: &Path, attempt: u64) -> PathBuf {
     path.with_file_name(format!(".{name}.{tag:016x}.partial"))
 }
 
+/// Creates a new, empty temporary file beside `path` exclusively (`O_EXCL`: no file or
+/// link already there is opened) and returns its name, for a writer that must open the
+/// file itself (a chart's bitmap encoder); rename it over `path` when done.
+pub fn reserve_temporary(path: &Path) -> std::io::Result<PathBuf> {
+    let mut attempt = 0;
+    loop {
+        // The target's extension last: encoders choose the format by it.
+        let mut tmp = temporary_name(path, attempt).into_os_string();
+        if let Some(ext) = path.extension() {
+            tmp.push(".");
+            tmp.push(ext);
+        }
+        let tmp = PathBuf::from(tmp);
+        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(_) => return Ok(tmp),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a new temporary file beside it, created exclusively
 /// (`O_EXCL`, so no file or link already there is opened), flushed to disk, then renamed
 /// over the target. On any error the previous file (if any) is left untouched.

@@ -172,15 +172,25 @@ impl Chart {
             .extension()
             .and_then(|e| e.to_str())
             .map(|e| e.to_ascii_lowercase());
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("chart");
-        let tmp = path.with_file_name(format!(".{name}.partial.{}", ext.as_deref().unwrap_or("")));
         let write_err = |message: String| PlotError::Write {
             path: path.to_path_buf(),
             message,
         };
+        // The cause in one sentence: a missing folder by name, not the encoder's debug text.
+        let io_err = |e: std::io::Error| {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            match (e.kind(), dir) {
+                (std::io::ErrorKind::NotFound, Some(d)) => {
+                    write_err(format!("the folder {} does not exist", d.display()))
+                }
+                _ => write_err(e.to_string()),
+            }
+        };
         match ext.as_deref() {
             Some("png") => {
                 let frame = self.frame()?;
+                // A name of its own, created exclusively: nothing planted there is followed.
+                let tmp = crate::atomic_write::reserve_temporary(path).map_err(io_err)?;
                 register_font();
                 let root = BitMapBackend::new(&tmp, (self.width, self.height)).into_drawing_area();
                 // The bitmap backend writes its file when dropped, even after an error.
@@ -188,21 +198,19 @@ impl Chart {
                     let _ = std::fs::remove_file(&tmp);
                     return Err(write_err(message));
                 }
+                std::fs::rename(&tmp, path).map_err(|e| {
+                    let _ = std::fs::remove_file(&tmp);
+                    io_err(e)
+                })
             }
             Some("svg") => {
                 let svg = self.to_svg()?;
-                std::fs::write(&tmp, svg).map_err(|e| write_err(e.to_string()))?;
+                crate::atomic_write::write_atomic(path, svg.as_bytes()).map_err(io_err)
             }
-            _ => {
-                return Err(PlotError::Format {
-                    path: path.to_path_buf(),
-                });
-            }
+            _ => Err(PlotError::Format {
+                path: path.to_path_buf(),
+            }),
         }
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            write_err(e.to_string())
-        })
     }
 
     /// The chart as an SVG document, e.g. to inline in an HTML page.

@@ -402,11 +402,17 @@ fn a_warmup_joins_a_linear_ramp_to_any_schedule() {
 #[test]
 fn messages_write_extreme_numbers_shortly_and_say_the_right_reason() {
     use cyclr::Schedule;
-    let e = Schedule::triangular(1e300, 1e-300, 4).unwrap_err().to_string();
+    let e = Schedule::triangular(1e300, 1e-300, 4)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("(1e-300)") && e.contains("(1e300)"), "{e}");
     assert!(e.len() < 120, "{} bytes: {e}", e.len());
-    let e = Schedule::exp_range(0.001, 0.01, 4, 0.0).unwrap_err().to_string();
+    let e = Schedule::exp_range(0.001, 0.01, 4, 0.0)
+        .unwrap_err()
+        .to_string();
     assert!(!e.contains("above 1") && e.contains("0 or less"), "{e}");
-    let e = Schedule::exp_range(0.001, 0.01, 4, 1.5).unwrap_err().to_string();
+    let e = Schedule::exp_range(0.001, 0.01, 4, 1.5)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("above 1"), "{e}");
 }
