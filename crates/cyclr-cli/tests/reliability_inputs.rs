@@ -1110,3 +1110,129 @@ fn messages_name_the_cause_in_one_sentence() {
     let o = run(t.path(), &["schedule", "--config", bad.to_str().unwrap()]);
     assert_usage_error(&o, "`linear`, `sequence`");
 }
+
+/// A finished run's numbers come from what is checked: a `run.json` edited by hand does not
+/// change what a continued recreation reports.
+#[test]
+fn a_recreation_does_not_believe_an_edited_run_json() {
+    let t = tempfile::tempdir().unwrap();
+    let data = common::synthetic_data_dir();
+    let out = t.path().join("rec");
+    let args: Vec<String> = [
+        "recreate",
+        "--data",
+        data.to_str().unwrap(),
+        "--train-limit",
+        "40",
+        "--test-limit",
+        "20",
+        "--baseline-epochs",
+        "1",
+        "--clr-epochs",
+        "1",
+        "--base-lr",
+        "0.001",
+        "--max-lr",
+        "0.005",
+        "--policies",
+        "fixed,triangular",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let first = run(t.path(), &args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let csv = || std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let before = csv();
+    let run_json = out.join("runs").join("baseline-seed0").join("run.json");
+    let mut record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&run_json).unwrap()).unwrap();
+    record["final_test_accuracy"] = 0.968.into();
+    record["best_test_accuracy"] = 0.968.into();
+    std::fs::write(&run_json, serde_json::to_string(&record).unwrap()).unwrap();
+    let again = run(t.path(), &args);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        !common::stdout(&again).contains("96.80%"),
+        "{}",
+        common::stdout(&again)
+    );
+    // The same numbers as before the edit (wall times aside).
+    let header: Vec<String> = before
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .map(String::from)
+        .collect();
+    let wall = header
+        .iter()
+        .position(|h| h == "wall_s")
+        .expect("a wall_s column");
+    let numbers = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| {
+                l.split(',')
+                    .enumerate()
+                    .filter(|(i, _)| *i != wall)
+                    .map(|(_, f)| f.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect()
+    };
+    assert_eq!(numbers(&csv()), numbers(&before));
+}
+
+/// A checkpoint is read only as far as one of this network can be (a sparse 50 GB file is
+/// refused at once, not read into memory), and one without a checksum is not trusted.
+#[test]
+fn oversized_and_unchecked_checkpoints_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let data = common::synthetic_data_dir();
+    let dir = t.path().join("run");
+    let o = run(
+        t.path(),
+        &[
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--train-limit",
+            "40",
+            "--test-limit",
+            "20",
+            "--epochs",
+            "1",
+            "--policy",
+            "fixed",
+            "--base-lr",
+            "0.001",
+            "--out",
+            dir.to_str().unwrap(),
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ckpt = dir.join("checkpoint.bin");
+    let f = std::fs::OpenOptions::new().write(true).open(&ckpt).unwrap();
+    f.set_len(50 << 30).unwrap();
+    drop(f);
+    let o = run(
+        t.path(),
+        &["train", "--resume", dir.to_str().unwrap(), "--epochs", "2"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("larger than 1 GiB"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("out of memory"), "{}", stderr(&o));
+
+    std::fs::write(&ckpt, b"CYCLRCK1 and the rest of an old checkpoint").unwrap();
+    let o = run(
+        t.path(),
+        &["train", "--resume", dir.to_str().unwrap(), "--epochs", "2"],
+    );
+    assert!(stderr(&o).contains("without a checksum"), "{}", stderr(&o));
+}

@@ -20,7 +20,7 @@ use crate::error::{AppError, AppResult, message};
 use crate::io::write_atomic;
 use crate::observer::Observer;
 use crate::range_test::{RangeTestResult, RangeTestSettings, run_range_test, write_outputs};
-use crate::run_record::{MetricsRow, RunStatus, RunSummary, load_outcome};
+use crate::run_record::{MetricsRow, RunStatus, RunSummary};
 use crate::settings;
 use crate::train::{TrainConfig, train};
 use report::write_report;
@@ -350,7 +350,8 @@ pub fn recreate(
     let mut results: Vec<RunResult> = Vec::new();
     for spec in &specs {
         let dir = out.join("runs").join(&spec.name);
-        let summary = match load_outcome(&dir)? {
+        // What a finished run achieved is read from what is checked (its checkpoint).
+        let summary = match crate::train::finished_summary(&dir)? {
             Some(s) => s,
             None => {
                 observer.phase(&spec.name);

@@ -20,6 +20,9 @@ pub const CHECKPOINT_FILE: &str = "checkpoint.bin";
 const CHECKPOINT_MAGIC: &[u8; 8] = b"CYCLRCK2";
 /// The first format, without a checksum: still read, strictly (no trailing bytes).
 const CHECKPOINT_MAGIC_V1: &[u8; 8] = b"CYCLRCK1";
+/// The largest checkpoint read: the model and optimizer are a few MB, the metrics a few
+/// hundred bytes per evaluation.
+const MAX_CHECKPOINT_BYTES: u64 = 1 << 30;
 /// Length of the SHA-256 at the end of a checkpoint.
 const DIGEST_LEN: usize = 32;
 
@@ -71,16 +74,23 @@ pub(super) fn write_checkpoint(path: &Path, c: &Checkpoint) -> anyhow::Result<()
 }
 
 pub(super) fn read_checkpoint(path: &Path) -> anyhow::Result<Checkpoint> {
-    let mut bytes = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .with_context(|| format!("reading checkpoint {}", path.display()))?;
     let damaged = |what: &str| {
         anyhow::anyhow!(
             "checkpoint {} is damaged ({what}); delete the run folder to start over",
             path.display()
         )
     };
+    // Bounded by what a checkpoint of this network can hold: a sparse 50 GB file is
+    // refused, not read into memory (and not taken for a lack of memory).
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|f| f.take(MAX_CHECKPOINT_BYTES + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("reading checkpoint {}", path.display()))?;
+    if bytes.len() as u64 > MAX_CHECKPOINT_BYTES {
+        return Err(damaged(
+            "larger than 1 GiB, which no checkpoint of this network is",
+        ));
+    }
     let body = match bytes.get(..8) {
         Some(m) if m == CHECKPOINT_MAGIC => {
             if bytes.len() < 8 + DIGEST_LEN {
@@ -95,7 +105,13 @@ pub(super) fn read_checkpoint(path: &Path) -> anyhow::Result<Checkpoint> {
             }
             body
         }
-        Some(m) if m == CHECKPOINT_MAGIC_V1 => &bytes[..],
+        // Written before checkpoints carried a checksum: it cannot be checked, so it is not
+        // trusted.
+        Some(m) if m == CHECKPOINT_MAGIC_V1 => {
+            return Err(damaged(
+                "written by an older cyclr, without a checksum, so it cannot be checked",
+            ));
+        }
         _ => return Err(damaged("not a cyclr checkpoint")),
     };
     let mut rest = &body[8..];
@@ -138,6 +154,24 @@ pub fn load_summary(dir: &Path) -> anyhow::Result<Option<RunSummary>> {
     }
     let c = read_checkpoint(&dir.join(CHECKPOINT_FILE))?;
     Ok(Some(summary_of(&c.position, None)))
+}
+
+/// A finished (or diverged) run's summary, as a recreation reuses it: from its
+/// checksummed checkpoint when it has one (a `run.json` edited by hand is not believed),
+/// else from `run.json` with its accuracies read again from `metrics.csv`. `None` for a
+/// run that has not ended.
+pub fn finished_summary(dir: &Path) -> anyhow::Result<Option<RunSummary>> {
+    if has_checkpoint(dir) {
+        let c = read_checkpoint(&dir.join(CHECKPOINT_FILE))?;
+        let ended = matches!(c.position.status, RunStatus::Finished | RunStatus::Diverged);
+        return Ok(ended.then(|| summary_of(&c.position, None)));
+    }
+    Ok(crate::run_record::load_outcome(dir)?.map(|mut s| {
+        s.final_test_accuracy = s.metrics.last().map(|m| m.test_accuracy);
+        s.best_test_accuracy = s.metrics.iter().map(|m| m.test_accuracy).reduce(f64::max);
+        s.final_test_loss = s.metrics.last().map(|m| m.test_loss);
+        s
+    }))
 }
 
 /// The config and the data description stored in a run folder's checkpoint: what

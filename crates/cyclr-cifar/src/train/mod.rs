@@ -19,7 +19,7 @@ use crate::error::{AppResult, input_bail};
 use burn::lr_scheduler::LrScheduler;
 use cyclr_burn::scheduler::CyclrScheduler;
 
-pub use checkpoint::{CHECKPOINT_FILE, has_checkpoint, load_run, load_summary};
+pub use checkpoint::{CHECKPOINT_FILE, finished_summary, has_checkpoint, load_run, load_summary};
 pub use config::TrainConfig;
 
 use crate::charts::training_chart;
