@@ -173,7 +173,17 @@ pub fn run(mut cmd: TrainCmd) -> CliResult {
         Some(info) => {
             let mut args = cmd.data.clone();
             if args.data.is_none() && !args.download {
-                args.data = Some(PathBuf::from(&info.source));
+                let recorded = PathBuf::from(&info.source);
+                // A relative path was recorded relative to where the run started.
+                if recorded.is_relative() && !recorded.exists() {
+                    return Err(CliError::usage(format!(
+                        "the run's data was recorded as {}, relative to the folder the run \
+                         started in, and is not there from here: run from that folder, or pass \
+                         --data PATH to the same data",
+                        shell_quote(&info.source)
+                    )));
+                }
+                args.data = Some(recorded);
             }
             args.train_limit = Some(info.train_images);
             args.test_limit = Some(info.test_images);

@@ -730,7 +730,7 @@ fn pipes_and_devices_as_data_or_results_are_refused_not_waited_on() {
             .success()
     );
     let fifo = fifo.to_str().unwrap();
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         (
             &[
                 "train",
@@ -750,6 +750,18 @@ fn pipes_and_devices_as_data_or_results_are_refused_not_waited_on() {
         (
             &["train", "--data", fifo, "--from-range-test", "/dev/zero"],
             "not a regular file",
+        ),
+        (
+            &[
+                "train",
+                "--data",
+                "/dev/zero",
+                "--policy",
+                "fixed",
+                "--base-lr",
+                "0.1",
+            ],
+            "is a device or a pipe",
         ),
     ];
     for (args, needle) in cases {
@@ -1235,4 +1247,74 @@ fn oversized_and_unchecked_checkpoints_are_refused() {
         &["train", "--resume", dir.to_str().unwrap(), "--epochs", "2"],
     );
     assert!(stderr(&o).contains("without a checksum"), "{}", stderr(&o));
+}
+
+/// A run started with a relative `--data`, resumed from another folder: the message says
+/// the path is the run's own record, relative to where it started, and how to give another.
+#[test]
+fn a_relative_data_path_resumed_elsewhere_is_explained() {
+    let t = tempfile::tempdir().unwrap();
+    let data = common::synthetic_data_dir();
+    let start = t.path().join("start");
+    std::fs::create_dir(&start).unwrap();
+    std::os::unix::fs::symlink(&data, start.join("data")).unwrap();
+    let dir = t.path().join("run");
+    let o = cyclr(t.path())
+        .current_dir(&start)
+        .args([
+            "train",
+            "--data",
+            "data",
+            "--train-limit",
+            "40",
+            "--test-limit",
+            "20",
+            "--epochs",
+            "1",
+            "--policy",
+            "fixed",
+            "--base-lr",
+            "0.001",
+            "--out",
+            dir.to_str().unwrap(),
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = cyclr(t.path())
+        .current_dir(t.path())
+        .args([
+            "train",
+            "--resume",
+            dir.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert_usage_error(
+        &o,
+        "the run's data was recorded as data, relative to the folder",
+    );
+    assert!(
+        !stderr(&o).contains("--data data does not exist"),
+        "{}",
+        stderr(&o)
+    );
+    // From the folder it started in, the same command continues.
+    let o = cyclr(t.path())
+        .current_dir(&start)
+        .args([
+            "train",
+            "--resume",
+            dir.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
 }

@@ -43,16 +43,22 @@ impl Cifar10 {
     fn load_dir(dir: &Path) -> Result<Cifar10, DataError> {
         let read = |name: &str| -> Result<(PathBuf, Vec<u8>), DataError> {
             let p = dir.join(name);
-            if !p.exists() {
-                return Err(DataError::Missing {
-                    path: dir.into(),
-                    member: name.into(),
-                });
-            }
             let io = |error| DataError::Io {
                 path: p.clone(),
                 error,
             };
+            // Missing only when it is not there: a folder that cannot be entered is said as
+            // its own error (permission denied), not as a missing file.
+            match std::fs::symlink_metadata(&p) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(DataError::Missing {
+                        path: dir.into(),
+                        member: name.into(),
+                    });
+                }
+                Err(e) => return Err(io(e)),
+                Ok(_) => {}
+            }
             // A device (/dev/zero), a FIFO or a folder where a batch file should be would
             // read forever or fail obscurely: only regular files are read.
             let meta = std::fs::metadata(&p).map_err(io)?;
