@@ -752,3 +752,60 @@ fn download_faults_leave_no_file_and_say_what_happened() {
     }
     handle.join().unwrap();
 }
+
+/// Ctrl-C during a range test keeps the points so far (exit 130) and says the command that
+/// works for the whole ramp: the same one with `--overwrite`, since without it the folder
+/// that now holds a result is refused.
+#[test]
+fn ctrl_c_in_a_range_test_says_the_command_that_works() {
+    let t = tempfile::tempdir().unwrap();
+    let data = common::synthetic_data_dir();
+    let rt = t.path().join("rt");
+    let args = [
+        "range-test",
+        "--data",
+        s(&data),
+        "--train-limit",
+        "200",
+        "--test-limit",
+        "20",
+        "--iters",
+        "1000000",
+        "--batch-size",
+        "10",
+        "--out",
+        s(&rt),
+        "--quiet",
+    ];
+    let mut child = cyclr(t.path())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The folder is claimed (its lock written) before the ramp starts.
+    let start = Instant::now();
+    while !rt.join(".cyclr.lock").is_file() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    interrupt(&child);
+    let status =
+        wait_with_timeout(&mut child, Duration::from_secs(60)).expect("exits after Ctrl-C");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("run the command again with --overwrite"),
+        "{err}"
+    );
+    assert!(rt.join("range_test.json").is_file());
+    // Without it, the same command is refused, as the message implies.
+    let o = run(t.path(), &args);
+    common::assert_usage_error(&o, "--overwrite");
+}

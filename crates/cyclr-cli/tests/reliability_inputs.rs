@@ -1121,6 +1121,14 @@ fn messages_name_the_cause_in_one_sentence() {
     std::fs::write(&bad, "policy = \"trianglar\"\nbase_lr = 0.1\n").unwrap();
     let o = run(t.path(), &["schedule", "--config", bad.to_str().unwrap()]);
     assert_usage_error(&o, "`linear`, `sequence`");
+
+    // step's gamma is not explained with exp_range's example.
+    let o = run(
+        t.path(),
+        &["schedule", "step", "--base-lr", "0.1", "--step-size", "3"],
+    );
+    assert_usage_error(&o, "step needs --gamma");
+    assert!(!stderr(&o).contains("0.99994"), "{}", stderr(&o));
 }
 
 /// A finished run's numbers come from what is checked: a `run.json` edited by hand does not
