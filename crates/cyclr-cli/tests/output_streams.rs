@@ -131,3 +131,50 @@ fn a_run_with_nowhere_to_print_still_finishes_and_saves() {
     assert_eq!(run["status"], "finished", "{run}");
     assert!(out_dir.join("checkpoint.bin").is_file());
 }
+
+/// `cyclr train ... 2>&1 | head -1`: the reader goes away while the run prints progress
+/// (one line per evaluation when stderr is not a terminal) and before its result. The run
+/// trains to its end and saves; the closed stdout then ends it with exit 0.
+#[test]
+fn a_run_whose_reader_goes_away_still_finishes_and_saves() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = synthetic_data_dir();
+    let out_dir = dir.path().join("run");
+    let mut child = cyclr(cache.path())
+        .args([
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--train-limit",
+            "200",
+            "--test-limit",
+            "100",
+            "--epochs",
+            "3",
+            "--policy",
+            "fixed",
+            "--base-lr",
+            "0.001",
+            "--eval-every",
+            "2",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    // `head -1` exits: both ends close.
+    drop(err);
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "first line: {first}");
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["status"], "finished", "{run}");
+    assert_eq!(run["steps"], 6);
+}

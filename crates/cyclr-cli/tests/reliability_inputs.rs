@@ -1326,3 +1326,55 @@ fn a_relative_data_path_resumed_elsewhere_is_explained() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// A batch folder the user cannot enter is reported as what it is (permission denied), not
+/// as a missing file. Root enters any folder, so the command runs as `nobody` (setpriv).
+#[test]
+fn a_folder_that_cannot_be_entered_is_permission_denied_not_missing() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let data = t.path().join("data");
+    let batches = data.join("cifar-10-batches-bin");
+    std::fs::create_dir_all(&batches).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&batches, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let uid = std::process::Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        // Not root: the folder is closed to this user already.
+        let o = run(
+            t.path(),
+            &[
+                "train",
+                "--data",
+                s(&data),
+                "--policy",
+                "fixed",
+                "--base-lr",
+                "0.1",
+            ],
+        );
+        assert!(stderr(&o).contains("ermission denied"), "{}", stderr(&o));
+        return;
+    }
+    let o = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_cyclr"))
+        .args([
+            "train",
+            "--data",
+            s(&data),
+            "--policy",
+            "fixed",
+            "--base-lr",
+            "0.1",
+        ])
+        .env("CYCLR_CACHE_DIR", t.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("setpriv (util-linux) runs the command as nobody");
+    let err = stderr(&o);
+    assert!(err.contains("ermission denied"), "{err}");
+    assert!(!err.contains("lacks"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
