@@ -115,14 +115,26 @@ pub fn cached_archive() -> Option<PathBuf> {
 }
 
 /// Downloads `spec.url` to `dest`, calling `progress(bytes_so_far, total)` as it goes.
-/// The bytes go to a `.partial` file that is renamed only after the checksum matches; on
+/// The bytes go to a temporary file (a fresh name beside `dest`) that is renamed only after the checksum matches; on
 /// any failure it is deleted, so `dest` is either complete and verified or absent.
 pub fn download(
     spec: &DownloadSpec,
     dest: &Path,
     progress: &mut dyn FnMut(u64, Option<u64>),
 ) -> Result<PathBuf, DownloadError> {
-    let partial = crate::io::partial_path(dest);
+    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| DownloadError::Io {
+            path: dir.into(),
+            source,
+        })?;
+    }
+    // A fresh name of its own, created exclusively: a link planted beside the archive is
+    // never written through.
+    let partial =
+        cyclr::atomic_write::reserve_temporary(dest).map_err(|source| DownloadError::Io {
+            path: dest.into(),
+            source,
+        })?;
     let result = fetch(spec, &partial, progress).and_then(|()| {
         std::fs::rename(&partial, dest).map_err(|source| DownloadError::Io {
             path: dest.into(),

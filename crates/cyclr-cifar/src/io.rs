@@ -1,13 +1,7 @@
 //! Writing files so that a crash or a full disk never leaves a torn one behind.
 
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
-
-/// A temporary name beside `path`, in the same directory so the rename is atomic.
-pub fn partial_path(path: &Path) -> PathBuf {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    path.with_file_name(format!(".{name}.partial"))
-}
+use std::path::Path;
 
 /// Writes `bytes` to `path` atomically ([`cyclr::atomic_write::write_atomic`]: a temporary
 /// file created exclusively under a random name, then renamed); on any error the previous
