@@ -290,6 +290,20 @@ fn interrupt(child: &Child) {
     assert!(ok.success());
 }
 
+/// Ctrl-C to `child`, then its exit status and what it said on stderr.
+fn ctrl_c(child: &mut Child) -> (std::process::ExitStatus, String) {
+    interrupt(child);
+    let status = wait_with_timeout(child, Duration::from_secs(60)).expect("exits after Ctrl-C");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status, err)
+}
+
 #[test]
 fn ctrl_c_saves_a_checkpoint_at_the_current_batch_and_resume_matches() {
     let t = tempfile::tempdir().unwrap();
@@ -312,16 +326,7 @@ fn ctrl_c_saves_a_checkpoint_at_the_current_batch_and_resume_matches() {
     while metric_numbers_or_empty(&cut).len() < 2 && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    interrupt(&child);
-    let status =
-        wait_with_timeout(&mut child, Duration::from_secs(60)).expect("exits after Ctrl-C");
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (status, err) = ctrl_c(&mut child);
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(err.contains("--resume"), "{err}");
     let saved = cyclr_cifar::train::load_summary(&cut)
@@ -789,16 +794,7 @@ fn ctrl_c_in_a_range_test_says_the_command_that_works() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(500));
-    interrupt(&child);
-    let status =
-        wait_with_timeout(&mut child, Duration::from_secs(60)).expect("exits after Ctrl-C");
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (status, err) = ctrl_c(&mut child);
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(
         err.contains("run the command again with --overwrite"),

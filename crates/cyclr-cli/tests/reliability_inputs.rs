@@ -957,37 +957,42 @@ fn a_resumed_run_keeps_its_thread_count() {
 
 /// A recreation records its thread count in plan.json: continued without `--threads` it
 /// keeps it; with another it is refused, so its runs are never a mix.
+/// A recreation of two one-epoch runs on a 40-image subset, bounds given (no range test).
+fn small_recreate(data: &Path, out: &Path) -> Vec<String> {
+    [
+        "recreate",
+        "--data",
+        s(data),
+        "--train-limit",
+        "40",
+        "--test-limit",
+        "20",
+        "--baseline-epochs",
+        "1",
+        "--clr-epochs",
+        "1",
+        "--base-lr",
+        "0.001",
+        "--max-lr",
+        "0.005",
+        "--policies",
+        "fixed,triangular",
+        "--out",
+        s(out),
+        "--quiet",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect()
+}
+
 #[test]
 fn a_continued_recreation_keeps_its_thread_count() {
     let t = tempfile::tempdir().unwrap();
     let data = common::synthetic_data_dir();
     let out = t.path().join("rec");
     let args = |threads: Option<&'static str>| -> Vec<String> {
-        let mut v: Vec<String> = [
-            "recreate",
-            "--data",
-            data.to_str().unwrap(),
-            "--train-limit",
-            "40",
-            "--test-limit",
-            "20",
-            "--baseline-epochs",
-            "1",
-            "--clr-epochs",
-            "1",
-            "--base-lr",
-            "0.001",
-            "--max-lr",
-            "0.005",
-            "--policies",
-            "fixed,triangular",
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut v = small_recreate(&data, &out);
         if let Some(n) = threads {
             v.extend(["--threads".to_string(), n.to_string()]);
         }
@@ -1138,31 +1143,7 @@ fn a_recreation_does_not_believe_an_edited_run_json() {
     let t = tempfile::tempdir().unwrap();
     let data = common::synthetic_data_dir();
     let out = t.path().join("rec");
-    let args: Vec<String> = [
-        "recreate",
-        "--data",
-        data.to_str().unwrap(),
-        "--train-limit",
-        "40",
-        "--test-limit",
-        "20",
-        "--baseline-epochs",
-        "1",
-        "--clr-epochs",
-        "1",
-        "--base-lr",
-        "0.001",
-        "--max-lr",
-        "0.005",
-        "--policies",
-        "fixed,triangular",
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = small_recreate(&data, &out);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let first = run(t.path(), &args);
     assert!(first.status.success(), "{}", stderr(&first));
