@@ -38,8 +38,20 @@ pub trait Dataset {
     fn train(&self) -> &Arc<Split>;
     /// The held-out split.
     fn test(&self) -> &Split;
+    /// Where the data came from, for reports.
+    fn source(&self) -> String;
+    /// SHA-256 (hex) of both splits: what a resumed run checks its data by. It reads every
+    /// byte, so it is asked for only where it is recorded.
+    fn digest(&self) -> String;
     /// Where the data came from, its sizes and its digest, as a run records them.
-    fn info(&self) -> DataInfo;
+    fn info(&self) -> DataInfo {
+        DataInfo {
+            source: self.source(),
+            train_images: self.train().len(),
+            test_images: self.test().len(),
+            sha256: Some(self.digest()),
+        }
+    }
 }
 
 impl Dataset for Cifar10 {
@@ -55,13 +67,11 @@ impl Dataset for Cifar10 {
     fn test(&self) -> &Split {
         &self.test
     }
-    fn info(&self) -> DataInfo {
-        DataInfo {
-            source: self.source.display().to_string(),
-            train_images: self.train.len(),
-            test_images: self.test.len(),
-            sha256: Some(self.digest()),
-        }
+    fn source(&self) -> String {
+        self.source.display().to_string()
+    }
+    fn digest(&self) -> String {
+        Cifar10::digest(self)
     }
 }
 

@@ -409,12 +409,12 @@ pub fn recreate(
     }
 
     // 4. Pictures and report.
-    let info = data.info();
+    // The report names the data; its digest is in each run's own record.
     let report = RecreateReport {
         plan: plan.clone(),
-        data: info.source,
-        train_images: info.train_images,
-        test_images: info.test_images,
+        data: data.source(),
+        train_images: data.train().len(),
+        test_images: data.test().len(),
         hardware: Hardware::current(plan.backend, plan.engine),
         versions: Versions::current(),
         base_lr,
