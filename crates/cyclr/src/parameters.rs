@@ -96,18 +96,53 @@ impl de::Error for ReadError {
     }
 }
 
-/// A [`Parameter`] as serde input.
-struct ParameterDeserializer(Parameter);
+/// A named [`Parameter`] as serde input; a value of the wrong kind is reported with its
+/// name (`step_size_up = 2.5: expected a whole number of 0 or more`).
+struct ParameterDeserializer {
+    name: String,
+    value: Parameter,
+}
+
+impl ParameterDeserializer {
+    fn named(&self, e: ReadError) -> ReadError {
+        match e {
+            ReadError::Other(m) => {
+                let value = match &self.value {
+                    Parameter::Float(v) => crate::error::Num(*v).to_string(),
+                    Parameter::Int(v) => v.to_string(),
+                    Parameter::Bool(v) => v.to_string(),
+                    Parameter::Text(v) => format!("{v:?}"),
+                };
+                // serde names Rust's types; a user knows what a whole number is.
+                let m = m.replace("expected u64", "expected a whole number of 0 or more");
+                ReadError::Other(format!("{} = {value}: {m}", self.name))
+            }
+            e => e,
+        }
+    }
+}
 
 impl<'de> de::Deserializer<'de> for ParameterDeserializer {
     type Error = ReadError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ReadError> {
-        match self.0 {
+        let read = match self.value.clone() {
             Parameter::Float(v) => visitor.visit_f64(v),
             Parameter::Int(v) => visitor.visit_u64(v),
             Parameter::Bool(v) => visitor.visit_bool(v),
             Parameter::Text(v) => visitor.visit_string(v),
+        };
+        read.map_err(|e| self.named(e))
+    }
+
+    /// A count given as a float that is a whole number (`2000.0`, as Python computes
+    /// `4 * len(x) / batch`) is that count; any other float is refused with its name.
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ReadError> {
+        match self.value {
+            Parameter::Float(v) if v >= 0.0 && v.fract() == 0.0 && v < u64::MAX as f64 => {
+                visitor.visit_u64(v as u64).map_err(|e| self.named(e))
+            }
+            _ => self.deserialize_any(visitor),
         }
     }
 
@@ -115,17 +150,33 @@ impl<'de> de::Deserializer<'de> for ParameterDeserializer {
         visitor.visit_some(self)
     }
 
+    /// A name for a unit variant (`anneal_strategy = "linear"`).
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ReadError> {
+        match &self.value {
+            Parameter::Text(v) => {
+                let text: de::value::StringDeserializer<ReadError> = v.clone().into_deserializer();
+                visitor.visit_enum(text).map_err(|e| self.named(e))
+            }
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
-        byte_buf unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u128 f32 f64 char str string bytes
+        byte_buf unit unit_struct newtype_struct seq tuple tuple_struct map struct
         identifier ignored_any
     }
 }
 
-impl<'de> IntoDeserializer<'de, ReadError> for Parameter {
-    type Deserializer = ParameterDeserializer;
-    fn into_deserializer(self) -> ParameterDeserializer {
-        ParameterDeserializer(self)
+impl<'de> IntoDeserializer<'de, ReadError> for ParameterDeserializer {
+    type Deserializer = Self;
+    fn into_deserializer(self) -> Self {
+        self
     }
 }
 
@@ -151,10 +202,12 @@ impl ScheduleConfig {
         policy: Policy,
         parameters: impl IntoIterator<Item = (&'a str, Parameter)>,
     ) -> Result<ScheduleConfig, ParameterError> {
-        let entries = std::iter::once(("policy", Parameter::Text(policy.name().to_string())))
-            .chain(parameters);
+        let entries = parameters.into_iter().map(|(name, value)| {
+            let name_ = name.to_string();
+            (name, ParameterDeserializer { name: name_, value })
+        });
         let map = MapDeserializer::<_, ReadError>::new(entries);
-        ScheduleConfig::deserialize(map).map_err(|e| match e {
+        ScheduleConfig::deserialize_policy(policy, map).map_err(|e| match e {
             ReadError::Missing(parameter) => ParameterError::Missing { policy, parameter },
             ReadError::Unknown(parameter) => ParameterError::NotApplicable { policy, parameter },
             ReadError::Other(message) => ParameterError::Invalid { policy, message },

@@ -162,6 +162,20 @@ macro_rules! policies {
             pub fn init(self) -> Result<Schedule, $crate::ScheduleError> {
                 Schedule::try_from(self)
             }
+
+            /// The config of `policy`, read straight by its config type's `Deserialize`
+            /// (no `policy` key, no buffering as the tagged enum does), so a deserializer
+            /// sees each field's expected type.
+            pub(crate) fn deserialize_policy<'de, D: serde::Deserializer<'de>>(
+                policy: Policy,
+                d: D,
+            ) -> Result<ScheduleConfig, D::Error> {
+                Ok(match policy {
+                    $(Policy::$variant => ScheduleConfig::$variant(
+                        <$config as serde::Deserialize>::deserialize(d)?,
+                    ),)*
+                })
+            }
         }
 
         /// A validated schedule of any policy. It serializes as its [`ScheduleConfig`], and

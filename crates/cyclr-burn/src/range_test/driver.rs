@@ -2,13 +2,10 @@
 
 use std::time::Instant;
 
-use cyclr::range_test::{
-    EarlyStop, RangePoint, RangeTestConfig, Recorder, analyze, stepsize_advice,
-};
+use cyclr::range_test::{EarlyStop, RangePoint, RangeTestConfig, RangeTestOutcome, Recorder};
 use serde::{Deserialize, Serialize};
 
 use super::error::{RangeTestError, RangeTestSettingsError};
-use super::outcome::RangeTestOutcome;
 use super::target::RangeTestTarget;
 
 /// A range test's settings: the ramp, plus how batches make an update and when to measure
@@ -146,16 +143,14 @@ impl RangeTest {
         if let Some(stop) = &recorder.stop {
             progress.message(&stop.describe());
         }
-        let analysis = analyze(&recorder.points, recorder.stop.as_ref());
-        Ok(RangeTestOutcome {
-            ramp: self.ramp.clone(),
-            accumulation: self.accumulation,
-            early_stop: recorder.stop,
-            analysis,
-            stepsize: self.iterations_per_epoch.map(stepsize_advice),
-            wall_s: start.elapsed().as_secs_f64(),
-            points: recorder.points,
-        })
+        Ok(RangeTestOutcome::from_recording(
+            self.ramp.clone(),
+            self.accumulation,
+            recorder.points,
+            recorder.stop,
+            self.iterations_per_epoch,
+            start.elapsed().as_secs_f64(),
+        ))
     }
 
     fn ramp_on<T: RangeTestTarget, E: std::fmt::Display>(

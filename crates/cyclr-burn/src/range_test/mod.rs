@@ -11,14 +11,13 @@
 mod burn_target;
 mod driver;
 mod error;
-mod outcome;
 mod supervised;
 mod target;
 
 pub use burn_target::{BurnTarget, BurnTargetError, LossError, RangeTestOutput, epochs};
+pub use cyclr::range_test::{CSV_COLUMNS, RangeTestOutcome};
 pub use driver::{RangeTest, RangeTestProgress};
 pub use error::{RangeTestError, RangeTestSettingsError, TargetError};
-pub use outcome::{CSV_COLUMNS, RangeTestOutcome};
 pub use supervised::RangeTestInput;
 pub use target::{RangeTestTarget, StepLoss};
 

@@ -19,13 +19,12 @@ use burn::train::{
     MultiLabelClassificationOutput, RegressionOutput, SequenceOutput, SupervisedTraining,
     TrainStep,
 };
-use cyclr::range_test::{Recorder, analyze, stepsize_advice};
+use cyclr::range_test::{RangeTestOutcome, Recorder};
 
 use super::burn_target::LossError;
 use super::burn_target::RangeTestOutput;
 use super::driver::{RangeTest, RangeTestProgress};
 use super::error::{RangeTestError, RangeTestSettingsError};
-use super::outcome::RangeTestOutcome;
 use crate::scheduler::CyclrScheduler;
 use crate::silent_renderer::SilentRenderer;
 
@@ -299,14 +298,13 @@ impl RangeTest {
             progress.message(&s.describe());
         }
         let points = std::mem::take(&mut c.recorder.points);
-        Ok(RangeTestOutcome {
-            ramp: self.ramp.clone(),
-            accumulation: self.accumulation,
-            analysis: analyze(&points, stop.as_ref()),
-            early_stop: stop,
-            stepsize: self.iterations_per_epoch.map(stepsize_advice),
-            wall_s: start.elapsed().as_secs_f64(),
+        Ok(RangeTestOutcome::from_recording(
+            self.ramp.clone(),
+            self.accumulation,
             points,
-        })
+            stop,
+            self.iterations_per_epoch,
+            start.elapsed().as_secs_f64(),
+        ))
     }
 }

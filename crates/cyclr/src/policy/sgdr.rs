@@ -13,13 +13,14 @@ use crate::schedule::LrSchedule;
 pub struct SgdrConfig {
     /// The rate at the start of every restart (PyTorch: the optimizer's initial lr).
     pub max_lr: f64,
-    /// Steps in the first cycle.
+    /// Steps in the first cycle (PyTorch's `T_0`, also accepted).
+    #[serde(alias = "T_0")]
     pub t0: u64,
     /// Each cycle is `t_mult` times longer than the one before.
-    #[serde(default = "one")]
+    #[serde(default = "one", alias = "T_mult")]
     pub t_mult: u64,
-    /// The floor the cosine anneals towards (PyTorch's `eta_min`).
-    #[serde(default)]
+    /// The floor the cosine anneals towards (PyTorch's `eta_min`, also accepted).
+    #[serde(default, alias = "eta_min")]
     pub min_lr: f64,
 }
 

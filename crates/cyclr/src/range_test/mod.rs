@@ -7,11 +7,13 @@
 //! torch-lr-finder and fastai are given beside it, each reproducing its library exactly.
 //!
 //! One module per concern: [`ramp`] (the settings and the rising rate), [`smoothing`],
-//! [`recorder`] (points and the early stop), [`rules`] (each rule on its own) and
-//! [`decision`] (from the rules to the pair to train with).
+//! [`recorder`] (points and the early stop), [`rules`] (each rule on its own),
+//! [`decision`] (from the rules to the pair to train with) and [`outcome`] (what a finished
+//! test hands back, and its files).
 
 pub mod chart;
 pub mod decision;
+pub mod outcome;
 pub mod ramp;
 pub mod recorder;
 pub mod rules;
@@ -20,6 +22,7 @@ pub mod smoothing;
 pub use decision::{
     Analysis, Recommendation, StepsizeAdvice, Suggestion, Warning, analyze, stepsize_advice,
 };
+pub use outcome::{CSV_COLUMNS, RangeTestOutcome};
 pub use ramp::{Ramp, RangeTestConfig, RangeTestConfigError};
 pub use recorder::{EarlyStop, HeldOut, RangePoint, Recorder};
 pub use rules::{

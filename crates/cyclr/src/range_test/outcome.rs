@@ -2,14 +2,17 @@
 
 use std::path::{Path, PathBuf};
 
-use cyclr::range_test::{Analysis, EarlyStop, RangePoint, RangeTestConfig, StepsizeAdvice};
 use serde::{Deserialize, Serialize};
 
-use cyclr::atomic_write::write_atomic;
+use super::decision::{Analysis, StepsizeAdvice, analyze, stepsize_advice};
+use super::ramp::RangeTestConfig;
+use super::recorder::{EarlyStop, RangePoint};
+use crate::atomic_write::write_atomic;
 
-/// The result of [`RangeTest::run`](super::RangeTest::run): every point, why the test
-/// stopped early (if it did), each rule's suggestion with the recommended (base, max) pair,
-/// and the stepsize advice.
+/// The result of a range test, whichever front-end ran it (cyclr-burn's `RangeTest`, the
+/// Python package's Keras and PyTorch range tests): every point, why the test stopped early
+/// (if it did), each rule's suggestion with the recommended (base, max) pair, and the
+/// stepsize advice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RangeTestOutcome {
@@ -49,6 +52,28 @@ pub const CSV_COLUMNS: [&str; 8] = [
 ];
 
 impl RangeTestOutcome {
+    /// The outcome of a recorded ramp: the points are analysed here, so every front-end
+    /// reads a curve with the same rules. `iterations_per_epoch` (updates per epoch), when
+    /// known, gives the stepsize advice; `wall_s` is how long the ramp took.
+    pub fn from_recording(
+        ramp: RangeTestConfig,
+        accumulation: u32,
+        points: Vec<RangePoint>,
+        early_stop: Option<EarlyStop>,
+        iterations_per_epoch: Option<u64>,
+        wall_s: f64,
+    ) -> Self {
+        Self {
+            analysis: analyze(&points, early_stop.as_ref()),
+            ramp,
+            accumulation,
+            early_stop,
+            stepsize: iterations_per_epoch.map(stepsize_advice),
+            wall_s,
+            points,
+        }
+    }
+
     /// Every point as CSV with a header row ([`CSV_COLUMNS`]); missing values are empty
     /// cells, numbers are written to full precision.
     pub fn to_csv(&self) -> Result<Vec<u8>, csv::Error> {
@@ -92,12 +117,6 @@ impl RangeTestOutcome {
     /// is on (enabled through `cyclr` or `cyclr-burn`, either will do), nothing when there
     /// are no points; returns the files written.
     pub fn write_charts(&self, dir: &Path, title: &str) -> std::io::Result<Vec<PathBuf>> {
-        cyclr::range_test::chart::write_charts(
-            dir,
-            title,
-            self.ramp.ramp,
-            &self.points,
-            &self.analysis,
-        )
+        super::chart::write_charts(dir, title, self.ramp.ramp, &self.points, &self.analysis)
     }
 }
