@@ -85,7 +85,7 @@ impl PySchedule {
     /// policy, a missing or unknown parameter, or a bad value.
     #[new]
     #[pyo3(signature = (policy, **parameters))]
-    fn new(policy: &str, parameters: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, policy: &str, parameters: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let policy = Policy::from_str(policy).map_err(invalid)?;
         let mut plain = Vec::new();
         let mut nested = false;
@@ -100,7 +100,7 @@ impl PySchedule {
         }
         if nested {
             // A sequence's schedules: the whole config goes through serde.
-            let dict = PyDict::new(policy_py(parameters)?);
+            let dict = PyDict::new(py);
             dict.set_item("policy", policy.name())?;
             if let Some(parameters) = parameters {
                 dict.update(parameters.as_mapping())?;
@@ -236,12 +236,6 @@ impl PySchedule {
         }
         Ok(format!("Schedule({})", args.join(", ")))
     }
-}
-
-fn policy_py<'py>(parameters: Option<&Bound<'py, PyDict>>) -> PyResult<Python<'py>> {
-    parameters
-        .map(|p| p.py())
-        .ok_or_else(|| PyValueError::new_err("no parameters"))
 }
 
 /// Every policy's name mapped to the parameters its config takes, in the registry's order.

@@ -7,7 +7,7 @@
 use std::fmt;
 
 use serde::de::value::MapDeserializer;
-use serde::de::{self, Deserialize, IntoDeserializer, Visitor};
+use serde::de::{self, IntoDeserializer, Visitor};
 
 use crate::error::ScheduleError;
 use crate::schedule::{Policy, Schedule, ScheduleConfig};

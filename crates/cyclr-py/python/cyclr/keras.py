@@ -40,7 +40,7 @@ class _CycledMomentum:
     """Marks an optimizer whose momentum term is the variable ``cycled_momentum``."""
 
     def _add_cycled_momentum(self, value: float) -> None:
-        with keras.backend.name_scope(self.name, caller=self):
+        with keras.name_scope(self.name, caller=self):
             # Setting the attribute tracks it among the optimizer's variables, so it is
             # part of the compiled step's state and of what model.save writes.
             self.cycled_momentum = keras.Variable(

@@ -85,6 +85,10 @@ class CyclrLR(LRScheduler):
         schedules = [Schedule.from_dict(d) for d in state.pop("schedules")]
         super().load_state_dict(state)
         self.schedules = schedules
+        # The optimizer trains the next update at this step's values, whichever of the
+        # two states was loaded first: the resume is exact.
+        for g, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            g["lr"] = lr
 
 
 def _device_of(model):
