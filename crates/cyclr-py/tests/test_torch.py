@@ -203,3 +203,22 @@ def test_range_test_bad_input_is_a_value_error():
         assert words in str(e.value)
     with pytest.raises(ValueError, match="torch.optim.Optimizer"):
         range_test(model, "sgd", loader, loss_fn)
+
+
+def test_ctrl_c_in_the_range_test_keeps_the_points_and_restores_the_model():
+    model, loader = net(), classification()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    before = snapshot(model, opt)
+    calls = {"n": 0}
+    ce = torch.nn.CrossEntropyLoss()
+
+    def loss_fn(out, y):
+        calls["n"] += 1
+        if calls["n"] == 31:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the training step
+        return ce(out, y)
+
+    result = range_test(model, opt, loader, loss_fn, iterations=100, verbose=False)
+    assert result.early_stop == {"reason": "interrupted", "iteration": 30}
+    assert len(result.outcome["points"]) == 30
+    same(before, snapshot(model, opt))
