@@ -4,7 +4,7 @@ use crate::output::say;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use cyclr::range_test::{EarlyStop, Ramp, RangeTestConfig};
+use cyclr::range_test::{AccuracyCurve, EarlyStop, Ramp, RangeTestConfig};
 use cyclr::{Policy, Schedule};
 use cyclr_cifar::folder_lock::lock_folder;
 use cyclr_cifar::range_test::{RangeTestResult, RangeTestSettings, run_range_test, write_outputs};
@@ -20,6 +20,16 @@ pub enum RampArg {
     Linear,
     /// Geometric (fastai, torch-lr-finder); needs --min-lr above 0.
     Exp,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CurveArg {
+    /// Held-out accuracy when --eval-every measured it, else the training batches'.
+    Auto,
+    /// The training batches' accuracy.
+    Training,
+    /// Held-out accuracy (needs --eval-every).
+    HeldOut,
 }
 
 #[derive(Debug, Args)]
@@ -41,6 +51,9 @@ pub struct RangeTestCmd {
     /// Also measure test accuracy every K iterations.
     #[arg(long, value_name = "K")]
     pub eval_every: Option<u64>,
+    /// Which accuracy curve the paper's rule reads.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub curve: CurveArg,
     #[arg(long, default_value_t = 100)]
     pub batch_size: usize,
     #[arg(long, default_value_t = 0)]
@@ -72,13 +85,25 @@ pub fn run(cmd: RangeTestCmd) -> CliResult {
             "--epochs is {e}: give a positive number of epochs"
         )));
     }
+    if matches!(cmd.curve, CurveArg::HeldOut) && cmd.eval_every.is_none() {
+        return Err(CliError::usage(
+            "--curve held-out reads held-out accuracy: give --eval-every K to measure it every K iterations",
+        ));
+    }
     let ramp = match cmd.ramp {
         RampArg::Linear => Ramp::Linear,
         RampArg::Exp => Ramp::Exponential,
     };
     // The ramp's length waits for the data's size; the rest is checked before loading 170 MB.
     let mut settings = RangeTestSettings {
-        ramp: RangeTestConfig::new(cmd.min_lr, cmd.max_lr, cmd.iters.unwrap_or(2), ramp),
+        ramp: RangeTestConfig {
+            curve: match cmd.curve {
+                CurveArg::Auto => AccuracyCurve::Auto,
+                CurveArg::Training => AccuracyCurve::Training,
+                CurveArg::HeldOut => AccuracyCurve::HeldOut,
+            },
+            ..RangeTestConfig::new(cmd.min_lr, cmd.max_lr, cmd.iters.unwrap_or(2), ramp)
+        },
         optimizer,
         batch_size: cmd.batch_size,
         seed: cmd.seed,
@@ -150,6 +175,11 @@ pub fn print_summary(r: &RangeTestResult, out: &Path) {
                 rec.source
             );
             say!("  {}", rec.agreement);
+            say!(
+                "  confidence: {} ({})",
+                rec.confidence,
+                rec.confidence_reason
+            );
         }
         None => say!("no recommendation: see the warnings and the plot"),
     }

@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use cyclr::range_test::{
-    Analysis, EarlyStop, HeldOut, Ramp, RangePoint, RangeTestConfig, RangeTestOutcome, Recorder,
+    AccuracyCurve, Analysis, EarlyStop, HeldOut, Ramp, RangePoint, RangeTestConfig,
+    RangeTestOutcome, Recorder,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -24,6 +25,22 @@ fn ramp_of(name: &str) -> PyResult<Ramp> {
     }
 }
 
+fn curve_of(name: &str) -> PyResult<AccuracyCurve> {
+    [
+        AccuracyCurve::Auto,
+        AccuracyCurve::Training,
+        AccuracyCurve::HeldOut,
+    ]
+    .into_iter()
+    .find(|c| c.name() == name.trim().to_ascii_lowercase().replace('-', "_"))
+    .ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "curve = {name:?}: expected \"auto\" (held-out accuracy when measured, else \
+                 the training batches'), \"training\" or \"held_out\""
+        ))
+    })
+}
+
 /// A range test being recorded: the rising learning rate (``lr(i)``), each update's loss
 /// and accuracy (``record``), held-out figures (``record_held_out``), and at the end the
 /// outcome (``outcome()``), read by the same rules as cyclr's Rust range test.
@@ -37,9 +54,11 @@ pub struct PyRangeTest {
 impl PyRangeTest {
     /// A ramp from `min_lr` to `max_lr` over `iterations` updates (``"exponential"`` or
     /// ``"linear"``), smoothing the loss by a bias-corrected moving average of factor
-    /// `smoothing`, stopping once the smoothed loss passes `diverge_factor` times its best.
+    /// `smoothing`, stopping once the smoothed loss passes `diverge_factor` times its best;
+    /// the paper's rule reads the accuracy curve `curve` names (``"auto"``, ``"training"``
+    /// or ``"held_out"``).
     #[new]
-    #[pyo3(signature = (min_lr=1e-7, max_lr=10.0, iterations=100, ramp="exponential", smoothing=0.98, diverge_factor=4.0))]
+    #[pyo3(signature = (min_lr=1e-7, max_lr=10.0, iterations=100, ramp="exponential", smoothing=0.98, diverge_factor=4.0, curve="auto"))]
     fn new(
         min_lr: f64,
         max_lr: f64,
@@ -47,12 +66,14 @@ impl PyRangeTest {
         ramp: &str,
         smoothing: f64,
         diverge_factor: f64,
+        curve: &str,
     ) -> PyResult<Self> {
         // A negative count reads as 0, which the core refuses with its own message.
         let iterations = u64::try_from(iterations).unwrap_or(0);
         let mut config = RangeTestConfig::new(min_lr, max_lr, iterations, ramp_of(ramp)?);
         config.smoothing = smoothing;
         config.diverge_factor = diverge_factor;
+        config.curve = curve_of(curve)?;
         config
             .validate()
             .map_err(|e| PyValueError::new_err(e.describe(&|n| n.to_string())))?;

@@ -43,7 +43,11 @@ def test_the_core_reads_a_curve_and_stops_on_divergence(tmp_path):
     assert saved["analysis"] == result.analysis
     assert any(w.endswith("range_test.png") for w in written)
     assert len(result.points["lr"]) == len(result.outcome["points"])
-    assert "recommended" in result.summary()
+    assert "recommended" in result.summary() and "confidence:" in result.summary()
+    assert result.confidence in ("high", "medium", "low")
+    r = result.recommendation
+    assert r["width_decades"] == pytest.approx(math.log10(r["max_lr"] / r["base_lr"]))
+    assert r["agreeing"][1] >= 2 and r["confidence_reason"]
 
 
 def test_a_flat_curve_gets_a_warning_not_a_number():
@@ -72,6 +76,7 @@ def test_held_out_figures_are_kept_on_their_points():
         (lambda: RangeTest(iterations=-5), "iterations"),
         (lambda: RangeTest(ramp="cubic"), "exponential"),
         (lambda: RangeTest(smoothing=1.0), "smoothing"),
+        (lambda: RangeTest(curve="test"), "held_out"),
         (lambda: RangeTest().record(0.1, 1.0, 55.0), "not a percentage"),
         (lambda: RangeTest().record_held_out(accuracy=0.5), "before the first record"),
         (lambda: RangeTest().outcome(accumulation=0), "accumulation"),
@@ -82,3 +87,24 @@ def test_bad_settings_are_value_errors(make, words):
     with pytest.raises(ValueError) as e:
         make()
     assert words in str(e.value), str(e.value)
+
+
+def test_the_curve_setting_picks_what_the_paper_rule_reads():
+    def run(curve):
+        test = RangeTest(min_lr=1e-4, max_lr=1.0, iterations=200, curve=curve)
+        while not test.is_done:
+            i = test.iteration
+            lr = test.lr(i)
+            rise_train = 1 / (1 + math.exp(-(math.log(lr) - math.log(1e-3)) * 3))
+            rise_held = 1 / (1 + math.exp(-(math.log(lr) - math.log(3e-2)) * 3))
+            test.record(lr, 2.3 - 1.2 * rise_train, 0.1 + 0.5 * rise_train)
+            if i % 10 == 9:
+                test.record_held_out(accuracy=0.1 + 0.5 * rise_held)
+        a = test.outcome()["analysis"]
+        return {s["rule"]: s for s in a["suggestions"]}["accuracy_base"]
+
+    training, held = run("training"), run("held_out")
+    assert "training accuracy" in training["description"]
+    assert "held-out accuracy" in held["description"]
+    assert held["lr"] > 5 * training["lr"]
+    assert "held-out accuracy" in run("auto")["description"]

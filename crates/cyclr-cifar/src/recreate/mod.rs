@@ -212,7 +212,10 @@ pub fn recreate(
             Some(rec) => (
                 rec.base_lr,
                 rec.max_lr,
-                format!("LR range test ({})", rec.source),
+                format!(
+                    "LR range test ({}; confidence {}: {})",
+                    rec.source, rec.confidence, rec.confidence_reason
+                ),
             ),
             None => {
                 // Fall back to the seed's bounds rather than stopping the whole job.

@@ -43,6 +43,13 @@ class RangeTestResult:
         return self.analysis.get("recommendation")
 
     @property
+    def confidence(self) -> str | None:
+        """``"high"``, ``"medium"`` or ``"low"`` (``recommendation["confidence_reason"]``
+        says why), or None without a recommendation."""
+        r = self.recommendation
+        return None if r is None else r["confidence"]
+
+    @property
     def base_lr(self) -> float | None:
         """The recommended base learning rate, or None."""
         r = self.recommendation
@@ -110,6 +117,7 @@ class RangeTestResult:
                 f"recommended: base_lr {r['base_lr']:.3e}, max_lr {r['max_lr']:.3e} "
                 f"({r['source']}; {r['agreement']})"
             )
+            lines.append(f"confidence: {r['confidence']} ({r['confidence_reason']})")
         else:
             lines.append("no recommendation")
         if self.stepsize:

@@ -260,6 +260,7 @@ def range_test(
     ramp: str = "exponential",
     smoothing: float = 0.98,
     diverge_factor: float = 4.0,
+    curve: str = "auto",
     validation_data=None,
     eval_every: int | None = None,
     steps_per_epoch: int | None = None,
@@ -271,7 +272,8 @@ def range_test(
     one batch each, recording the loss and, when the model is compiled with an accuracy
     metric, the accuracy; with `validation_data` also held-out accuracy and loss every
     `eval_every` updates (about 20 times per ramp by default), which the paper's rule then
-    prefers. Stops early when the loss diverges, or on Ctrl-C, keeping what was recorded.
+    prefers (`curve`: ``"auto"``, ``"training"`` or ``"held_out"`` picks the curve it
+    reads). Stops early when the loss diverges, or on Ctrl-C, keeping what was recorded.
 
     `data` is ``(x, y)`` (or ``(x, y, sample_weight)``) arrays, batched by `batch_size`
     and shuffled with `seed`, or an iterable of batches (a ``tf.data.Dataset``, a
@@ -296,7 +298,7 @@ def range_test(
         )
     _loop.check_count("batch_size", batch_size)
     _loop.check_count("seed", seed, minimum=0)
-    test = RangeTest(min_lr, max_lr, iterations, ramp, smoothing, diverge_factor)
+    test = RangeTest(min_lr, max_lr, iterations, ramp, smoothing, diverge_factor, curve)
     every = _loop.check_eval_every(eval_every, validation_data is not None, iterations)
     if steps_per_epoch is not None:
         _loop.check_count("steps_per_epoch", steps_per_epoch)

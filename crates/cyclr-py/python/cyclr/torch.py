@@ -155,6 +155,7 @@ def range_test(
     ramp: str = "exponential",
     smoothing: float = 0.98,
     diverge_factor: float = 4.0,
+    curve: str = "auto",
     accumulation_steps: int = 1,
     val_loader=None,
     eval_every: int | None = None,
@@ -167,7 +168,8 @@ def range_test(
     of `accumulation_steps` batches from `loader` (cycled when it runs out), recording
     ``loss_fn(model(x), y)`` and the accuracy; with `val_loader`, also held-out accuracy
     and loss every `eval_every` updates (about 20 per ramp by default), which the paper's
-    rule then prefers. Stops early when the loss diverges, or on Ctrl-C, keeping what was
+    rule then prefers (`curve`: ``"auto"``, ``"training"`` or ``"held_out"`` picks
+    the curve it reads). Stops early when the loss diverges, or on Ctrl-C, keeping what was
     recorded.
 
     `accuracy` is a function ``(output, target) -> fraction``, or False for none; by
@@ -189,7 +191,7 @@ def range_test(
     k = _loop.check_count("accumulation_steps", accumulation_steps)
     if accuracy is not None and accuracy is not False and not callable(accuracy):
         raise ValueError("accuracy must be a function (output, target) -> fraction, or False")
-    test = RangeTest(min_lr, max_lr, iterations, ramp, smoothing, diverge_factor)
+    test = RangeTest(min_lr, max_lr, iterations, ramp, smoothing, diverge_factor, curve)
     every = _loop.check_eval_every(eval_every, val_loader is not None, iterations)
     if steps_per_epoch is not None:
         _loop.check_count("steps_per_epoch", steps_per_epoch)

@@ -5,11 +5,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::ramp::AccuracyCurve;
 use super::recorder::{EarlyStop, RangePoint};
 use super::rules::{
     AccuracyRuleError, Rule, accuracy_rule, argmin, minimum_over_ten, steep, steepest_descent,
     valley,
 };
+use super::smoothing::{window_for, zero_phase};
 
 /// One rule's answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,6 +27,34 @@ pub struct Suggestion {
     pub iteration: Option<u64>,
 }
 
+/// How far to trust a recommendation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// The loss-based rules put their rate near the recommended max, in a narrow spread,
+    /// and the curve gave no warning.
+    High,
+    /// Some of the rules agree, or the curve warns of something.
+    Medium,
+    /// The rules disagree, or too few could be read: look at the plot.
+    #[default]
+    Low,
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Confidence::High => "high",
+            Confidence::Medium => "medium",
+            Confidence::Low => "low",
+        })
+    }
+}
+
+/// How far (in decades) a loss-based rule's rate may sit from the recommended max and still
+/// count as agreeing with it: a factor of about 3 either way.
+pub const AGREEMENT_DECADES: f64 = 0.5;
+
 /// The pair to train with, and how much to trust it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
@@ -34,8 +64,24 @@ pub struct Recommendation {
     pub max_lr: f64,
     /// Which rule the pair comes from.
     pub source: String,
-    /// How well the other rules agree with it.
+    /// How well the other rules agree with it, in a sentence.
     pub agreement: String,
+    /// The band's width, `log10(max_lr / base_lr)`.
+    #[serde(default)]
+    pub width_decades: f64,
+    /// How far apart the loss-based rules' rates are, `log10(highest / lowest)`, when two or
+    /// more could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread_decades: Option<f64>,
+    /// How many loss-based rules fall within [`AGREEMENT_DECADES`] of `max_lr`, of how many.
+    #[serde(default)]
+    pub agreeing: (usize, usize),
+    /// How far to trust the pair.
+    #[serde(default)]
+    pub confidence: Confidence,
+    /// Why that confidence, in a sentence.
+    #[serde(default)]
+    pub confidence_reason: String,
 }
 
 /// The stepsize advice of the paper: 2 to 10 epochs of iterations.
@@ -94,33 +140,57 @@ impl Analysis {
     }
 }
 
-/// The curve the paper's rule reads, as (index into `points`, value) pairs, and its name.
-fn paper_curve(points: &[RangePoint]) -> (Option<Vec<(usize, f64)>>, &'static str) {
-    if !points.is_empty() && points.iter().all(|p| p.smoothed_accuracy.is_some()) {
-        let c = points
+/// The points (index, value) of the series `value` picks, when every point or, for held-out
+/// figures, at least `min` points have one.
+fn series(
+    points: &[RangePoint],
+    value: impl Fn(&RangePoint) -> Option<f64>,
+    min: usize,
+) -> Option<Vec<(usize, f64)>> {
+    let s: Vec<(usize, f64)> = points
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| Some((i, value(p).filter(|v| v.is_finite())?)))
+        .collect();
+    (s.len() >= min.max(1)).then_some(s)
+}
+
+/// The curve the paper's rule reads, as (index into `points`, value) pairs smoothed without
+/// lag ([`zero_phase`]), and its name. Held-out figures are sparse (one every few updates),
+/// so 8 of them are enough; the training accuracy must be on every point.
+fn paper_curve(
+    points: &[RangePoint],
+    choice: AccuracyCurve,
+) -> (Option<Vec<(usize, f64)>>, &'static str) {
+    const HELD_MIN: usize = 8;
+    let training = || {
+        points
             .iter()
-            .enumerate()
-            .filter_map(|(i, p)| Some((i, p.smoothed_accuracy?)))
-            .collect();
-        return (Some(c), "smoothed accuracy");
-    }
-    let held: Vec<(usize, f64)> = points
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| Some((i, p.test_accuracy.filter(|a| a.is_finite())?)))
-        .collect();
-    if !held.is_empty() {
-        return (Some(held), "held-out accuracy");
-    }
-    let loss: Vec<(usize, f64)> = points
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| Some((i, -p.test_loss.filter(|l| l.is_finite())?)))
-        .collect();
-    if !loss.is_empty() {
-        return (Some(loss), "held-out loss (negated)");
-    }
-    (None, "accuracy")
+            .all(|p| p.accuracy.is_some())
+            .then(|| series(points, |p| p.accuracy, points.len()))
+            .flatten()
+    };
+    let held = || series(points, |p| p.test_accuracy, HELD_MIN);
+    let held_loss = || series(points, |p| p.test_loss.map(|l| -l), HELD_MIN);
+    let (raw, what) = match choice {
+        AccuracyCurve::Auto => match (held(), training(), held_loss()) {
+            (Some(h), _, _) => (Some(h), "held-out accuracy"),
+            (None, Some(t), _) => (Some(t), "training accuracy"),
+            (None, None, Some(l)) => (Some(l), "held-out loss (negated)"),
+            (None, None, None) => (None, "accuracy"),
+        },
+        AccuracyCurve::Training => (training(), "training accuracy"),
+        AccuracyCurve::HeldOut => match held() {
+            Some(h) => (Some(h), "held-out accuracy"),
+            None => (held_loss(), "held-out loss (negated)"),
+        },
+    };
+    let smoothed = raw.map(|c| {
+        let values: Vec<f64> = c.iter().map(|&(_, v)| v).collect();
+        let smooth = zero_phase(&values, window_for(values.len()));
+        c.iter().map(|&(i, _)| i).zip(smooth).collect()
+    });
+    (smoothed, what)
 }
 
 /// Reads a recorded curve. Rules that cannot be applied are left out with a warning; a
@@ -142,10 +212,20 @@ fn paper_curve(points: &[RangePoint]) -> (Option<Vec<(usize, f64)>>, &'static st
 /// let analysis = analyze(&rec.points, rec.stop.as_ref());
 /// let r = analysis.recommendation.expect("a smooth curve gives a pair");
 /// assert!(0.0 < r.base_lr && r.base_lr < r.max_lr && r.max_lr <= 0.02);
-/// // The base learning rate sits where accuracy starts to rise.
-/// assert!(r.base_lr > 0.002 && r.base_lr < 0.004);
+/// // The base learning rate sits where accuracy starts to rise: 10% of its climb is at
+/// // 0.003 - 0.0005 * ln 9 = 0.0019 (the smoothing widens the rise a little).
+/// assert!(r.base_lr > 0.0014 && r.base_lr < 0.0024, "{}", r.base_lr);
 /// ```
 pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
+    analyze_reading(points, stop, AccuracyCurve::Auto)
+}
+
+/// [`analyze`], with the paper's rule reading the curve `curve` picks.
+pub fn analyze_reading(
+    points: &[RangePoint],
+    stop: Option<&EarlyStop>,
+    curve: AccuracyCurve,
+) -> Analysis {
     let mut warnings = Vec::new();
     let finite: Vec<RangePoint> = points
         .iter()
@@ -257,9 +337,8 @@ pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
         }
     }
 
-    // The paper's rule reads accuracy: the training accuracy when every batch reported one,
-    // else the held-out accuracy, else the held-out loss (its fall read as a climb).
-    let (curve, what) = paper_curve(points);
+    // The paper's rule reads accuracy (see `AccuracyCurve`), smoothed without lag.
+    let (curve, what) = paper_curve(points, curve);
     let acc_rule = match &curve {
         Some(c) => accuracy_rule(&c.iter().map(|&(_, v)| v).collect::<Vec<_>>())
             .map(|(b, m)| (c[b].0, c[m].0)),
@@ -333,32 +412,76 @@ pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
         .iter()
         .filter(|s| matches!(s.rule, Rule::SteepestDescent | Rule::Valley | Rule::Steep))
         .collect();
-    let inside = loss_rules
+    // Agreement is judged at the end the loss rules speak to, the max: each must sit
+    // within AGREEMENT_DECADES of it. Lying anywhere inside a wide band proves nothing.
+    let near = |lr: f64| (lr / max).log10().abs() <= AGREEMENT_DECADES;
+    let agreeing = loss_rules.iter().filter(|s| near(s.lr)).count();
+    let total = loss_rules.len();
+    let width = (max / base).log10();
+    let spread = (total >= 2).then(|| {
+        let hi = loss_rules.iter().map(|s| s.lr).fold(f64::MIN, f64::max);
+        let lo = loss_rules.iter().map(|s| s.lr).fold(f64::MAX, f64::min);
+        (hi / lo).log10()
+    });
+    let list: Vec<String> = loss_rules
         .iter()
-        .filter(|s| s.lr >= base * 0.999 && s.lr <= max * 1.001)
-        .count();
-    let agreement = if loss_rules.is_empty() {
-        "no loss-based rule could be applied to compare".to_string()
+        .map(|s| format!("{} {:.2e}", s.rule, s.lr))
+        .collect();
+    let mut agreement = if total == 0 {
+        format!("the band spans {width:.2} decades; no loss-based rule could be applied to compare")
     } else {
-        let verdict = match (inside, loss_rules.len()) {
-            (i, t) if i == t => "the rules agree",
-            (0, _) => "the rules disagree: look at the plot before trusting the pair",
+        let verdict = match agreeing {
+            a if a == total => "the rules agree",
+            0 => "the rules disagree: look at the plot before trusting the pair",
             _ => "the rules partly agree",
         };
-        let list: Vec<String> = loss_rules
-            .iter()
-            .map(|s| format!("{} {:.2e}", s.rule, s.lr))
-            .collect();
         format!(
-            "{inside} of {} loss-based suggestions ({}) fall inside [{base:.2e}, {max:.2e}]: {verdict}",
-            loss_rules.len(),
-            list.join(", ")
+            "{agreeing} of {total} loss-based rates ({}) lie within {AGREEMENT_DECADES} decades \
+             of max {max:.2e}: {verdict}; the band spans {width:.2} decades{}",
+            list.join(", "),
+            spread.map_or(String::new(), |d| format!(", the rules {d:.2}"))
         )
     };
-    let agreement = if notes.is_empty() {
-        agreement
+    if !notes.is_empty() {
+        agreement = format!("{agreement}; {}", notes.join("; "));
+    }
+    let warned = warnings
+        .iter()
+        .any(|w| matches!(w, Warning::StillRising | Warning::LeftOut { .. }));
+    let from_loss_only = acc_rule.is_err();
+    let (confidence, confidence_reason) = if total < 2 {
+        (
+            Confidence::Low,
+            format!("only {total} loss-based rule could be read to check the pair"),
+        )
+    } else if agreeing == 0 {
+        (
+            Confidence::Low,
+            "no loss-based rule lies near the recommended max".to_string(),
+        )
+    } else if agreeing == total && spread.is_some_and(|d| d <= 1.0) && !warned && !from_loss_only {
+        (
+            Confidence::High,
+            format!(
+                "every loss-based rule lies within {AGREEMENT_DECADES} decades of the max, \
+                 within {:.2} decades of each other, and the {what} gives the band",
+                spread.unwrap_or(0.0)
+            ),
+        )
     } else {
-        format!("{agreement}; {}", notes.join("; "))
+        let why = if agreeing < total {
+            format!("{agreeing} of {total} loss-based rules lie near the max")
+        } else if from_loss_only {
+            "the pair comes from the loss alone (no accuracy curve could be read)".to_string()
+        } else if warned {
+            "the curve has a warning (see warnings)".to_string()
+        } else {
+            format!(
+                "the loss-based rules spread over {:.2} decades",
+                spread.unwrap_or(0.0)
+            )
+        };
+        (Confidence::Medium, why)
     };
     if !(base.is_finite() && max.is_finite() && base > 0.0 && max > base) {
         warnings.push(Warning::NoUsablePair { base, max });
@@ -375,6 +498,11 @@ pub fn analyze(points: &[RangePoint], stop: Option<&EarlyStop>) -> Analysis {
             max_lr: max,
             source: source.into(),
             agreement,
+            width_decades: width,
+            spread_decades: spread,
+            agreeing: (agreeing, total),
+            confidence,
+            confidence_reason,
         }),
         warnings,
     }

@@ -20,13 +20,14 @@ pub mod rules;
 pub mod smoothing;
 
 pub use decision::{
-    Analysis, Recommendation, StepsizeAdvice, Suggestion, Warning, analyze, stepsize_advice,
+    AGREEMENT_DECADES, Analysis, Confidence, Recommendation, StepsizeAdvice, Suggestion, Warning,
+    analyze, analyze_reading, stepsize_advice,
 };
 pub use outcome::{CSV_COLUMNS, RangeTestOutcome};
-pub use ramp::{Ramp, RangeTestConfig, RangeTestConfigError};
+pub use ramp::{AccuracyCurve, Ramp, RangeTestConfig, RangeTestConfigError};
 pub use recorder::{EarlyStop, HeldOut, RangePoint, Recorder};
 pub use rules::{
     AccuracyRuleError, Rule, accuracy_rule, minimum_over_ten, np_gradient, slide, steep,
     steepest_descent, valley,
 };
-pub use smoothing::Ema;
+pub use smoothing::{Ema, window_for, zero_phase};

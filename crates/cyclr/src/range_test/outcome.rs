@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::decision::{Analysis, StepsizeAdvice, analyze, stepsize_advice};
+use super::decision::{Analysis, StepsizeAdvice, analyze_reading, stepsize_advice};
 use super::ramp::RangeTestConfig;
 use super::recorder::{EarlyStop, RangePoint};
 use crate::atomic_write::write_atomic;
@@ -64,7 +64,7 @@ impl RangeTestOutcome {
         wall_s: f64,
     ) -> Self {
         Self {
-            analysis: analyze(&points, early_stop.as_ref()),
+            analysis: analyze_reading(&points, early_stop.as_ref(), ramp.curve),
             ramp,
             accumulation,
             early_stop,

@@ -17,6 +17,32 @@ pub enum Ramp {
     Exponential,
 }
 
+/// Which curve the paper's accuracy rule reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccuracyCurve {
+    /// Held-out accuracy when it was measured at 8 points or more (it says what the rate
+    /// does to the model, not to one batch), else the training batches' accuracy, else the
+    /// held-out loss.
+    #[default]
+    Auto,
+    /// The training batches' accuracy.
+    Training,
+    /// Held-out accuracy, or held-out loss where no accuracy was measured.
+    HeldOut,
+}
+
+impl AccuracyCurve {
+    /// The name in settings and on the command line: `auto`, `training` or `held_out`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AccuracyCurve::Auto => "auto",
+            AccuracyCurve::Training => "training",
+            AccuracyCurve::HeldOut => "held_out",
+        }
+    }
+}
+
 /// The parameters of a range test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RangeTestConfig {
@@ -32,6 +58,9 @@ pub struct RangeTestConfig {
     pub smoothing: f64,
     /// Stop when the smoothed loss exceeds this multiple of its best (fastai: 4).
     pub diverge_factor: f64,
+    /// Which curve the paper's accuracy rule reads.
+    #[serde(default)]
+    pub curve: AccuracyCurve,
 }
 
 impl RangeTestConfig {
@@ -45,6 +74,7 @@ impl RangeTestConfig {
             ramp,
             smoothing: 0.98,
             diverge_factor: 4.0,
+            curve: AccuracyCurve::Auto,
         }
     }
 
