@@ -50,9 +50,9 @@ fn check_bounds_against_held_out(name: &str) {
     );
     let at_base = held
         .iter()
-        .filter(|x| x.0 <= r.base_lr)
+        .rev()
+        .find(|x| x.0 <= r.base_lr)
         .map(|x| x.1)
-        .last()
         .unwrap_or(floor);
     assert!(
         at_base <= floor + 0.35 * climb,
@@ -66,9 +66,9 @@ fn check_bounds_against_held_out(name: &str) {
     );
     let at_max = held
         .iter()
-        .filter(|x| x.0 <= r.max_lr)
+        .rev()
+        .find(|x| x.0 <= r.max_lr)
         .map(|x| x.1)
-        .last()
         .unwrap_or(floor);
     assert!(
         at_max >= floor + 0.5 * climb,
