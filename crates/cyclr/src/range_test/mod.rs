@@ -20,8 +20,8 @@ pub mod rules;
 pub mod smoothing;
 
 pub use decision::{
-    AGREEMENT_DECADES, Analysis, Confidence, Recommendation, StepsizeAdvice, Suggestion, Warning,
-    analyze, analyze_reading, stepsize_advice,
+    AGREEMENT_DECADES, Analysis, Confidence, Recommendation, SUSTAINABLE_FRACTION, StepsizeAdvice,
+    Suggestion, Warning, analyze, analyze_reading, stepsize_advice,
 };
 pub use outcome::{CSV_COLUMNS, RangeTestOutcome};
 pub use ramp::{AccuracyCurve, Ramp, RangeTestConfig, RangeTestConfigError};

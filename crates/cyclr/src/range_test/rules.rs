@@ -200,6 +200,14 @@ pub fn steep(lrs: &[f64], losses: &[f64]) -> Option<usize> {
 /// base where accuracy has done 10% of its climb, max where it has done 90% (beyond that it
 /// slows), never past its peak. Returns indices, or why the curve cannot be read.
 pub fn accuracy_rule(accuracy: &[f64]) -> Result<(usize, usize), AccuracyRuleError> {
+    let base = climb_point(accuracy, 0.1)?;
+    let max = climb_point(accuracy, 0.9)?.max(base);
+    Ok((base, max))
+}
+
+/// The first point where the accuracy has done `fraction` of its climb from the low point
+/// before its peak to the peak (never past the peak).
+pub fn climb_point(accuracy: &[f64], fraction: f64) -> Result<usize, AccuracyRuleError> {
     let n = accuracy.len();
     if n < 10 {
         return Err(AccuracyRuleError::TooFewPoints { points: n });
@@ -217,12 +225,8 @@ pub fn accuracy_rule(accuracy: &[f64]) -> Result<(usize, usize), AccuracyRuleErr
     if rise < 0.02 {
         return Err(AccuracyRuleError::TooLittleRise { rise });
     }
-    let level = |f: f64| accuracy[trough] + f * rise;
-    let base = (trough..=peak)
-        .find(|&i| accuracy[i] >= level(0.1))
-        .unwrap_or(trough);
-    let max = (base..=peak)
-        .find(|&i| accuracy[i] >= level(0.9))
-        .unwrap_or(peak);
-    Ok((base, max))
+    let level = accuracy[trough] + fraction * rise;
+    Ok((trough..=peak)
+        .find(|&i| accuracy[i] >= level)
+        .unwrap_or(peak))
 }
