@@ -6,7 +6,8 @@ batch 100), on CIFAR-10 read from the official binary archive. A fixed rate (Ada
 default 0.001) trains for E epochs; triangular, triangular2 and exp_range CLR train for
 E/3 epochs each. By default the sizes and bounds are `cyclr recreate --profile quick`'s:
 a class-balanced 25,000/5,000 subset (the first 2,500 / 500 images of each class, in file
-order), 24 against 8 epochs, base 0.00068 and max 0.0060 (what its range test found),
+order), 24 against 8 epochs, base 0.00068 and max 0.0060 (what its range test found on
+2026-11-30, before the recommended max was capped),
 stepsize 500 updates (2 epochs), exp_range's amplitude decaying to a tenth over the run.
 Inputs are normalised with CIFAR-10's channel means and deviations, as the Rust run does.
 

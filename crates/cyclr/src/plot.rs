@@ -274,6 +274,51 @@ impl Chart {
         Ok(Frame { x, y, right })
     }
 
+    /// The corner whose box (the outer 40% of the width and 45% of the height) holds the
+    /// fewest markers, then the fewest points, so the legend covers no marker it can avoid.
+    fn legend_corner(&self, frame: &Frame) -> SeriesLabelPosition {
+        let unit = |v: f64, (a, b): (f64, f64)| if b > a { (v - a) / (b - a) } else { 0.5 };
+        let left = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| (p.0, p.1, frame.y)));
+        let right = self
+            .right_series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| (p.0, p.1, frame.right)));
+        let points: Vec<(f64, f64)> = left
+            .chain(right)
+            .map(|(x, y, r)| (unit(self.tx(x), frame.x), unit(y, r)))
+            .collect();
+        let markers: Vec<(f64, f64)> = self
+            .markers
+            .iter()
+            .map(|m| {
+                (
+                    unit(self.tx(m.x), frame.x),
+                    m.y.map_or(0.5, |y| unit(y, frame.y)),
+                )
+            })
+            .collect();
+        let corners = [
+            (SeriesLabelPosition::UpperRight, true, true),
+            (SeriesLabelPosition::UpperLeft, false, true),
+            (SeriesLabelPosition::LowerRight, true, false),
+            (SeriesLabelPosition::LowerLeft, false, false),
+        ];
+        let inside = |(x, y): (f64, f64), right: bool, top: bool| {
+            (if right { x >= 0.6 } else { x <= 0.4 }) && (if top { y >= 0.55 } else { y <= 0.45 })
+        };
+        corners
+            .into_iter()
+            .min_by_key(|&(_, right, top)| {
+                let m = markers.iter().filter(|p| inside(**p, right, top)).count();
+                let n = points.iter().filter(|p| inside(**p, right, top)).count();
+                (m, n)
+            })
+            .map_or(SeriesLabelPosition::UpperRight, |c| c.0)
+    }
+
     fn draw<DB: DrawingBackend>(
         &self,
         root: DrawingArea<DB, Shift>,
@@ -398,7 +443,7 @@ impl Chart {
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
             .label_font(("sans-serif", 14))
-            .position(SeriesLabelPosition::UpperRight)
+            .position(self.legend_corner(frame))
             .draw()
             .map_err(e)?;
         root.present().map_err(e)?;
@@ -439,6 +484,39 @@ fn short(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The legend goes to the corner with no marker: with markers in the upper right (where
+    /// it used to sit), it moves.
+    #[test]
+    fn the_legend_avoids_the_markers() {
+        let mut chart = Chart::new("t", "lr", "acc").line(Series::new(
+            "rising",
+            (0..100).map(|i| (i as f64, i as f64 / 100.0)).collect(),
+        ));
+        chart.markers = vec![Marker {
+            label: "accuracy_max".into(),
+            x: 90.0,
+            y: Some(0.9),
+        }];
+        let frame = chart.frame().unwrap();
+        let corner = chart.legend_corner(&frame);
+        assert!(!matches!(corner, SeriesLabelPosition::UpperRight));
+        // The rising line fills the lower left and upper right: the legend takes an empty
+        // corner.
+        assert!(matches!(
+            corner,
+            SeriesLabelPosition::UpperLeft | SeriesLabelPosition::LowerRight
+        ));
+        chart.markers.push(Marker {
+            label: "base".into(),
+            x: 5.0,
+            y: Some(0.95),
+        });
+        assert!(matches!(
+            chart.legend_corner(&frame),
+            SeriesLabelPosition::LowerRight
+        ));
+    }
 
     #[test]
     fn png_and_svg_are_written_and_empty_data_is_an_error() {
