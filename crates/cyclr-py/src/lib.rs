@@ -24,5 +24,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(range_test::warning_messages, m)?)?;
     m.add_function(wrap_pyfunction!(range_test::save_outcome, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("CSV_COLUMNS", cyclr::range_test::CSV_COLUMNS.to_vec())?;
     Ok(())
 }

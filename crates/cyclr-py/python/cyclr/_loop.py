@@ -8,6 +8,7 @@ import time
 from typing import Callable, Optional, Tuple
 
 from . import _core
+from ._core import Schedule
 from ._result import RangeTestResult
 
 # One update: set `lr`, train, return (loss, accuracy or None).
@@ -90,3 +91,33 @@ def check_count(name: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an integer of {minimum} or more, got {value!r}")
     return value
+
+
+def as_schedule(schedule) -> Schedule:
+    """`schedule` as a ``cyclr.Schedule`` (it may be one, or its dict)."""
+    if isinstance(schedule, Schedule):
+        return schedule
+    if isinstance(schedule, dict):
+        return Schedule.from_dict(schedule)
+    raise ValueError(
+        f"expected a cyclr.Schedule (or its dict), got {type(schedule).__name__}: e.g. "
+        'cyclr.Schedule("triangular", base_lr=0.001, max_lr=0.006, step_size_up=2000)'
+    )
+
+
+def cycled(data):
+    """The batches of `data` over and over (a one-shot iterator is passed through, and
+    runs out when it does)."""
+    if iter(data) is data:
+        return data
+
+    def cycle():
+        while True:
+            empty = True
+            for batch in data:
+                empty = False
+                yield batch
+            if empty:
+                raise ValueError("the data yielded no batch")
+
+    return cycle()

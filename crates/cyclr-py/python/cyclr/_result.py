@@ -7,17 +7,8 @@ from typing import Any
 
 from . import _core
 
-# The columns of range_test.csv, in order (the Rust core's CSV_COLUMNS).
-COLUMNS = (
-    "iteration",
-    "lr",
-    "loss",
-    "accuracy",
-    "smoothed_loss",
-    "smoothed_accuracy",
-    "test_accuracy",
-    "test_loss",
-)
+# The columns of range_test.csv, in order: the Rust core's.
+COLUMNS = tuple(_core.CSV_COLUMNS)
 
 
 class RangeTestResult:

@@ -19,21 +19,13 @@ import numpy as np
 from keras import ops
 
 from . import _loop
-from ._core import RangeTest, Schedule
+from ._core import RangeTest
 from ._result import RangeTestResult
 
 __all__ = ["SGD", "Adam", "AdamW", "CyclicalLR", "range_test"]
 
 
-def _as_schedule(schedule) -> Schedule:
-    if isinstance(schedule, Schedule):
-        return schedule
-    if isinstance(schedule, dict):
-        return Schedule.from_dict(schedule)
-    raise ValueError(
-        f"expected a cyclr.Schedule (or its dict), got {type(schedule).__name__}: e.g. "
-        'cyclr.Schedule("triangular", base_lr=0.001, max_lr=0.006, step_size_up=2000)'
-    )
+_as_schedule = _loop.as_schedule
 
 
 class _CycledMomentum:
@@ -229,24 +221,11 @@ def _array_batches(data, batch_size: int, seed: int):
 
 
 def _iterable_batches(data):
-    if iter(data) is data:
-        # A one-shot iterator: when it runs out, the test says so.
-        return data, None
-
-    def batches():
-        while True:
-            empty = True
-            for batch in data:
-                empty = False
-                yield batch
-            if empty:
-                raise ValueError("data yielded no batch")
-
     try:
         per_epoch = len(data)
     except TypeError:
         per_epoch = None
-    return batches(), per_epoch
+    return _loop.cycled(data), per_epoch
 
 
 def range_test(

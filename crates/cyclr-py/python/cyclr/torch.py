@@ -23,15 +23,7 @@ from ._result import RangeTestResult
 __all__ = ["CyclrLR", "range_test"]
 
 
-def _as_schedule(schedule) -> Schedule:
-    if isinstance(schedule, Schedule):
-        return schedule
-    if isinstance(schedule, dict):
-        return Schedule.from_dict(schedule)
-    raise ValueError(
-        f"expected a cyclr.Schedule (or its dict), got {type(schedule).__name__}: e.g. "
-        'cyclr.Schedule("triangular", base_lr=0.001, max_lr=0.006, step_size_up=2000)'
-    )
+_as_schedule = _loop.as_schedule
 
 
 class CyclrLR(LRScheduler):
@@ -127,22 +119,6 @@ def _default_accuracy(output, target):
     return None
 
 
-def _batches(loader):
-    if iter(loader) is loader:
-        return loader
-
-    def cycle():
-        while True:
-            empty = True
-            for batch in loader:
-                empty = False
-                yield batch
-            if empty:
-                raise ValueError("the loader yielded no batch")
-
-    return cycle()
-
-
 def range_test(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -208,7 +184,7 @@ def range_test(
     optimizer_state = copy.deepcopy(optimizer.state_dict())
     grads = [None if p.grad is None else p.grad.detach().clone() for p in params]
     was_training = model.training
-    batches = _batches(loader)
+    batches = _loop.cycled(loader)
 
     def update(lr):
         for g in optimizer.param_groups:
