@@ -52,24 +52,35 @@ pub struct PyRangeTest {
 
 #[pymethods]
 impl PyRangeTest {
-    /// A ramp from `min_lr` to `max_lr` over `iterations` updates (``"exponential"`` or
+    /// A ramp from `min_lr` to `max_lr` over `iterations` updates (100 when not given) (``"exponential"`` or
     /// ``"linear"``), smoothing the loss by a bias-corrected moving average of factor
     /// `smoothing`, stopping once the smoothed loss passes `diverge_factor` times its best;
     /// the paper's rule reads the accuracy curve `curve` names (``"auto"``, ``"training"``
     /// or ``"held_out"``).
     #[new]
-    #[pyo3(signature = (min_lr=1e-7, max_lr=10.0, iterations=100, ramp="exponential", smoothing=0.98, diverge_factor=4.0, curve="auto"))]
+    #[pyo3(signature = (min_lr=1e-7, max_lr=10.0, iterations=None, ramp="exponential", smoothing=0.98, diverge_factor=4.0, curve="auto"))]
     fn new(
         min_lr: f64,
         max_lr: f64,
-        iterations: i64,
+        iterations: Option<&Bound<'_, PyAny>>,
         ramp: &str,
         smoothing: f64,
         diverge_factor: f64,
         curve: &str,
     ) -> PyResult<Self> {
-        // A negative count reads as 0, which the core refuses with its own message.
-        let iterations = u64::try_from(iterations).unwrap_or(0);
+        // Any integer: a negative count reads as 0 and a huge one as u64::MAX, which the
+        // core refuses with its own message (too few, too many).
+        // 100 updates unless given (fastai's default).
+        let iterations = match iterations.map_or(Ok(100), |i| i.extract::<i128>()) {
+            Ok(i) if i < 0 => 0,
+            Ok(i) => u64::try_from(i).unwrap_or(u64::MAX),
+            Err(_) => {
+                return Err(PyValueError::new_err(format!(
+                    "iterations must be an integer of 2 or more, got {}",
+                    iterations.map_or(Ok(String::new()), |i| i.repr().map(|r| r.to_string()))?
+                )));
+            }
+        };
         let mut config = RangeTestConfig::new(min_lr, max_lr, iterations, ramp_of(ramp)?);
         config.smoothing = smoothing;
         config.diverge_factor = diverge_factor;
@@ -243,16 +254,12 @@ pub fn warning_messages(analysis: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
 pub fn save_outcome(outcome: &Bound<'_, PyAny>, directory: std::path::PathBuf) -> PyResult<()> {
     let outcome = RangeTestOutcome::deserialize(to_value(outcome, "outcome")?)
         .map_err(|e| PyValueError::new_err(format!("outcome: {e}")))?;
-    std::fs::create_dir_all(&directory)
-        .and_then(|()| outcome.write_csv(&directory))
-        .and_then(|()| {
-            let json = serde_json::to_vec_pretty(&outcome).map_err(std::io::Error::other)?;
-            cyclr::atomic_write::write_atomic(&directory.join("range_test.json"), &json)
-        })
-        .map_err(|e| {
-            pyo3::exceptions::PyOSError::new_err(format!(
-                "cannot write the range test into {}: {e}",
-                directory.display()
-            ))
-        })
+    // The core's own writer (charts only with its `plot` feature, off here: Python draws
+    // them with matplotlib).
+    outcome.save(&directory, "LR range test").map_err(|e| {
+        pyo3::exceptions::PyOSError::new_err(format!(
+            "cannot write the range test into {}: {e}",
+            directory.display()
+        ))
+    })
 }

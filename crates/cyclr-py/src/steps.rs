@@ -1,7 +1,7 @@
 //! A function of the step applied to one step (an int) or to an array of them (numpy, a
 //! list), keeping the array's shape.
 
-use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt};
@@ -28,15 +28,22 @@ pub fn map_steps<'py>(
     if array.getattr("ndim")?.extract::<usize>()? == 0 {
         return map_steps(&array.call_method0("item")?, f);
     }
-    let as_u64 = array.call_method1("astype", ("int64",))?;
-    let steps: PyReadonlyArrayDyn<'_, i64> = as_u64.extract()?;
-    let view = steps.as_array();
-    if let Some(bad) = view.iter().find(|s| **s < 0) {
-        return Err(negative(*bad));
-    }
-    let values = view.mapv(|s| f(s as u64));
+    // Unsigned arrays are read as u64 (every value fits); signed ones as i64, checked for
+    // negatives.
+    let values = if kind == "u" {
+        let steps: PyReadonlyArrayDyn<'_, u64> =
+            array.call_method1("astype", ("uint64",))?.extract()?;
+        steps.as_array().mapv(&f)
+    } else {
+        let steps: PyReadonlyArrayDyn<'_, i64> =
+            array.call_method1("astype", ("int64",))?.extract()?;
+        let view = steps.as_array();
+        if let Some(bad) = view.iter().find(|s| **s < 0) {
+            return Err(negative(*bad));
+        }
+        view.mapv(|s| f(s as u64))
+    };
     let out: Bound<'py, PyArrayDyn<f64>> = values.into_pyarray(py);
-    debug_assert_eq!(out.shape(), steps.shape());
     Ok(out.into_any())
 }
 

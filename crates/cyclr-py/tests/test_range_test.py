@@ -74,6 +74,8 @@ def test_held_out_figures_are_kept_on_their_points():
         (lambda: RangeTest(min_lr=1.0, max_lr=0.1), "must be above"),
         (lambda: RangeTest(iterations=1), "iterations"),
         (lambda: RangeTest(iterations=-5), "iterations"),
+        (lambda: RangeTest(iterations=2**70), "at most"),
+        (lambda: RangeTest(iterations="100"), "integer"),
         (lambda: RangeTest(ramp="cubic"), "exponential"),
         (lambda: RangeTest(smoothing=1.0), "smoothing"),
         (lambda: RangeTest(curve="test"), "held_out"),

@@ -62,6 +62,9 @@ def test_keywords_are_pytorchs_and_shapes_are_kept():
     grid = np.arange(12).reshape(3, 4)
     assert s.lr(grid).shape == (3, 4)
     assert s.lr([1, 2]).tolist() == [s.lr(1), s.lr(2)]
+    # Unsigned steps beyond 2^63 are steps, not negatives.
+    big = np.array([2**63 + 5], dtype=np.uint64)
+    assert s.lr(big)[0] == s.lr(2**63 + 5)
     assert s.momentum(3) is None and not s.cycles_momentum
     c = Schedule("triangular", base_lr=0.1, max_lr=1.0, step_size_up=2,
                  base_momentum=0.8, max_momentum=0.9)

@@ -171,13 +171,8 @@ fn paper_curve(
     choice: AccuracyCurve,
 ) -> (Option<Vec<(usize, f64)>>, &'static str) {
     const HELD_MIN: usize = 8;
-    let training = || {
-        points
-            .iter()
-            .all(|p| p.accuracy.is_some())
-            .then(|| series(points, |p| p.accuracy, points.len()))
-            .flatten()
-    };
+    // Every point must have one: `series` with a minimum of all of them.
+    let training = || series(points, |p| p.accuracy, points.len());
     let held = || series(points, |p| p.test_accuracy, HELD_MIN);
     let held_loss = || series(points, |p| p.test_loss.map(|l| -l), HELD_MIN);
     let (raw, what) = match choice {
