@@ -110,3 +110,25 @@ def test_the_curve_setting_picks_what_the_paper_rule_reads():
     assert "held-out accuracy" in held["description"]
     assert held["lr"] > 5 * training["lr"]
     assert "held-out accuracy" in run("auto")["description"]
+
+
+def test_two_processes_saving_into_one_folder_leave_whole_files(tmp_path):
+    import subprocess
+    import sys
+
+    test = RangeTest(min_lr=1e-5, max_lr=10.0, iterations=300)
+    synthetic(test)
+    path = tmp_path / "outcome.json"
+    path.write_text(json.dumps(test.outcome()))
+    code = (
+        "import json, sys; import matplotlib; matplotlib.use('Agg'); import cyclr; "
+        "r = cyclr.RangeTestResult(json.load(open(sys.argv[1]))); "
+        "[r.save(sys.argv[2]) for _ in range(3)]"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path), str(tmp_path / "rt")])
+             for _ in range(2)]
+    assert all(p.wait(timeout=300) == 0 for p in procs)
+    out = tmp_path / "rt"
+    assert sorted(f.name for f in out.iterdir()) == ["range_test.csv", "range_test.json", "range_test.png"]
+    assert json.loads((out / "range_test.json").read_text())["analysis"] == test.outcome()["analysis"]
+    assert (out / "range_test.png").read_bytes()[1:4] == b"PNG"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any
 
 from . import _core
@@ -188,8 +189,16 @@ class RangeTestResult:
 
         fig = self.plot(title=title)
         png = os.path.join(directory, "range_test.png")
-        tmp = png + ".part"
-        fig.savefig(tmp, dpi=120, format="png")
-        os.replace(tmp, png)
-        plt.close(fig)
+        # A fresh temporary name per writer, then a rename: two processes saving into one
+        # folder each leave a whole file, never a mix of both.
+        fd, tmp = tempfile.mkstemp(prefix=".range_test.", suffix=".png.part", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                fig.savefig(f, dpi=120, format="png")
+            os.replace(tmp, png)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        finally:
+            plt.close(fig)
         return written + [png]
