@@ -77,6 +77,139 @@ impl From<&burn::train::ExecutionStrategy> for Strategy {
     }
 }
 
+/// Why burn-train cannot run a strategy on its devices.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StrategyError {
+    /// The strategy lists no device.
+    #[error("the {strategy} strategy lists no device: give at least one")]
+    NoDevices {
+        /// `MultiDevice` or `DDP`.
+        strategy: &'static str,
+    },
+    /// DDP on a backend without collective operations.
+    #[error(
+        "DDP needs collective operations (an all-reduce of the gradients), which burn 0.22.1 \
+         has only on CUDA and on remote devices of one server; device {index} is {device}, \
+         where burn would panic mid-run. Use ExecutionStrategy::multi(devices, \
+         MultiDeviceOptim::OptimMainDevice) (MultiDevice needs none), or DDP on CUDA devices"
+    )]
+    NoCollectives {
+        /// The first device that has none.
+        index: usize,
+        /// That device, as burn names it.
+        device: String,
+    },
+    /// DDP over remote devices of more than one server.
+    #[error(
+        "DDP over remote devices on different servers: burn 0.22.1's remote backend reduces \
+         gradients only between devices of one server (\"cross-peer all_reduce is not supported \
+         yet\"), and device {index} ({device}) is on another server than device 0 ({first}). \
+         Use ExecutionStrategy::multi(devices, MultiDeviceOptim::OptimMainDevice), which \
+         gathers the gradients on the first device"
+    )]
+    CrossServer {
+        /// The first device on another server.
+        index: usize,
+        /// That device.
+        device: String,
+        /// Device 0.
+        first: String,
+    },
+}
+
+/// The backend of `device` in burn's own words ("Flex", "Cube(Cuda", "Remote", ...), read
+/// from its `Debug` form: matching burn-dispatch's enum here would depend on which backend
+/// features cargo happened to unify into the build, and miss the user's own.
+fn backend_of(device: &burn::tensor::Device) -> String {
+    format!("{:?}", device.clone().without_autodiff().as_dispatch())
+}
+
+/// The server part of a remote device's `Debug` form: everything but its device index.
+fn server_of(device: &str) -> String {
+    match device.find("device_index") {
+        Some(i) => device[..i].to_string(),
+        None => device.to_string(),
+    }
+}
+
+/// Checks that DDP can run on `devices`: each has collective operations, and remote ones
+/// are all on one server.
+fn check_ddp_devices(devices: &[burn::tensor::Device]) -> Result<(), StrategyError> {
+    let names: Vec<String> = devices.iter().map(backend_of).collect();
+    let Some(first) = names.first() else {
+        return Err(StrategyError::NoDevices { strategy: "DDP" });
+    };
+    for (index, name) in names.iter().enumerate() {
+        let collectives = name.starts_with("Cube(Cuda") || name.starts_with("Remote");
+        if !collectives {
+            return Err(StrategyError::NoCollectives {
+                index,
+                device: name.clone(),
+            });
+        }
+        if name.starts_with("Remote") && server_of(name) != server_of(first) {
+            return Err(StrategyError::CrossServer {
+                index,
+                device: name.clone(),
+                first: first.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// burn's `ExecutionStrategy::ddp(devices, config)`, or the reason it cannot run there.
+///
+/// burn 0.22.1 panics where DDP has no collective operations: in `ExecutionStrategy::ddp`
+/// itself on Flex, NdArray, LibTorch, the wgpu and CPU runtimes ("Distributed operations are
+/// not supported for device Flex(Cpu)"), and at the first all-reduce on remote devices of
+/// several servers. This refuses both first, with what works instead.
+///
+/// ```
+/// use burn::tensor::Device;
+/// use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
+/// use burn::train::{ExecutionStrategy, MultiDeviceOptim};
+/// use cyclr_burn::update_plan::{Strategy, check_strategy, ddp_strategy};
+///
+/// let d = Device::flex().autodiff();
+/// let config = DistributedConfig { all_reduce_op: ReduceOperation::Mean };
+/// let refused = ddp_strategy(vec![d.clone(), d.clone()], config).err().unwrap();
+/// assert!(refused.to_string().contains("MultiDevice needs none"));
+/// let multi = ExecutionStrategy::multi(vec![d.clone(), d], MultiDeviceOptim::OptimMainDevice);
+/// assert_eq!(check_strategy(&multi).unwrap(), Strategy::MultiDevice { devices: 2 });
+/// ```
+pub fn ddp_strategy(
+    devices: Vec<burn::tensor::Device>,
+    config: burn::tensor::distributed::DistributedConfig,
+) -> Result<burn::train::ExecutionStrategy, StrategyError> {
+    check_ddp_devices(&devices)?;
+    Ok(burn::train::ExecutionStrategy::ddp(devices, config))
+}
+
+/// Checks, before a launch, that burn-train can run `strategy` on its devices, and reads
+/// its [`Strategy`]: DDP over remote devices of several servers, which burn 0.22.1 would
+/// start and then panic on at the first all-reduce, is refused here (build DDP with
+/// [`ddp_strategy`], which refuses the backends where burn panics at once); so is a
+/// `MultiDevice` without devices. [`UpdatePlan::for_launch`] and
+/// `RangeTest::run_supervised` call it.
+pub fn check_strategy(
+    strategy: &burn::train::ExecutionStrategy,
+) -> Result<Strategy, StrategyError> {
+    use burn::train::ExecutionStrategy as E;
+    match strategy {
+        E::SingleDevice(_) => {}
+        E::MultiDevice(devices, _) if devices.is_empty() => {
+            return Err(StrategyError::NoDevices {
+                strategy: "MultiDevice",
+            });
+        }
+        E::MultiDevice(..) => {}
+        E::DistributedDataParallel { devices, .. } => check_ddp_devices(devices)?,
+    }
+    Ok(Strategy::from(strategy))
+}
+
 /// Why a plan or a schedule does not fit.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -152,6 +285,9 @@ pub enum PlanError {
     /// The derived schedule is invalid.
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+    /// burn-train cannot run the strategy on its devices.
+    #[error(transparent)]
+    Strategy(#[from] StrategyError),
 }
 
 /// The sizes of a burn-train run: strategy, items per epoch, batch size per device,
@@ -181,6 +317,21 @@ impl UpdatePlan {
             accumulation: 1,
             epochs,
         }
+    }
+
+    /// The plan of a launch under `strategy`, after [`check_strategy`] accepted it.
+    pub fn for_launch(
+        strategy: &burn::train::ExecutionStrategy,
+        items_per_epoch: u64,
+        batch_size: u64,
+        epochs: u64,
+    ) -> Result<Self, PlanError> {
+        Ok(Self::new(
+            check_strategy(strategy)?,
+            items_per_epoch,
+            batch_size,
+            epochs,
+        ))
     }
 
     /// With `k` batches accumulated per update (`SupervisedTraining::grads_accumulation`).

@@ -119,3 +119,50 @@ fn derived_lengths_and_the_overrun_check() {
         "devices is 0: give at least 1"
     );
 }
+
+/// DDP where burn 0.22.1 has no collective operations panics inside burn, in
+/// `ExecutionStrategy::ddp` itself ("Distributed operations are not supported for device
+/// Flex(Cpu)"); cyclr's constructor refuses it first and says what works instead.
+/// MultiDevice on the same devices passes, and its plan reads the strategy.
+#[test]
+fn ddp_without_collectives_is_refused_before_launch() {
+    use burn::tensor::Device;
+    use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
+    use burn::train::{ExecutionStrategy, MultiDeviceOptim};
+    use cyclr_burn::update_plan::{StrategyError, check_strategy, ddp_strategy};
+
+    let d = Device::flex().autodiff();
+    let config = || DistributedConfig {
+        all_reduce_op: ReduceOperation::Mean,
+    };
+    let e = ddp_strategy(vec![d.clone(), d.clone()], config())
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(&e, StrategyError::NoCollectives { index: 0, device } if device.starts_with("Flex")),
+        "{e:?}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("collective") && text.contains("ExecutionStrategy::multi"),
+        "{text}"
+    );
+    assert!(matches!(
+        ddp_strategy(vec![], config()),
+        Err(StrategyError::NoDevices { strategy: "DDP" })
+    ));
+
+    let multi = ExecutionStrategy::multi(vec![d.clone(), d], MultiDeviceOptim::OptimMainDevice);
+    assert_eq!(
+        check_strategy(&multi).unwrap(),
+        Strategy::MultiDevice { devices: 2 }
+    );
+    let plan = UpdatePlan::for_launch(&multi, 96, 8, 3).unwrap();
+    assert_eq!(plan.strategy, Strategy::MultiDevice { devices: 2 });
+    assert_eq!(plan.total_updates().unwrap(), 18);
+    let empty = ExecutionStrategy::multi(vec![], MultiDeviceOptim::OptimMainDevice);
+    assert!(matches!(
+        UpdatePlan::for_launch(&empty, 96, 8, 3),
+        Err(PlanError::Strategy(StrategyError::NoDevices { .. }))
+    ));
+}

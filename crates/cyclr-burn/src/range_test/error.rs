@@ -12,6 +12,9 @@ pub enum RangeTestError {
     /// The settings cannot work; the error says what to change.
     #[error(transparent)]
     Settings(#[from] RangeTestSettingsError),
+    /// burn-train cannot run the strategy on its devices.
+    #[error(transparent)]
+    Strategy(#[from] crate::update_plan::StrategyError),
     /// The model failed on a training step.
     #[error("training step {iteration} failed: {source}")]
     Step {

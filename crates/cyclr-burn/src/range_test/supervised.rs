@@ -227,11 +227,8 @@ impl RangeTest {
         if self.eval_every.is_some() {
             return Err(RangeTestSettingsError::HeldOutUnderStrategy.into());
         }
-        let devices = match &strategy {
-            ExecutionStrategy::SingleDevice(_) => 1,
-            ExecutionStrategy::MultiDevice(d, _) => d.len(),
-            ExecutionStrategy::DistributedDataParallel { devices, .. } => devices.len(),
-        };
+        // Before burn-train starts: DDP on a backend without collectives panics mid-run.
+        let devices = crate::update_plan::check_strategy(&strategy)?.devices();
         // The ramp's rates are distinct until it reaches max_lr: each names its update.
         let mut update_of = HashMap::new();
         for k in 0..self.ramp.iterations {
