@@ -28,7 +28,8 @@ use burn::train::renderer::{
     MetricsRendererTraining,
 };
 use burn::train::{
-    ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep,
+    ClassificationOutput, ExecutionStrategy, InferenceStep, Learner, SupervisedTraining,
+    TrainOutput, TrainStep,
 };
 use cyclr::range_test::{HeldOut, Ramp, RangeTestConfig};
 use cyclr::{CyclicConfig, LrSchedule, Schedule, ScheduleConfig};
@@ -203,6 +204,49 @@ pub fn weights(model: &RingNet) -> Vec<f32> {
     c.0
 }
 
+// ---- the range test under burn-train's strategies (tests/range_test_strategies.rs, remote_devices) ----
+
+/// A ring net of `width` units and `depth` blocks, from seed 42.
+pub fn seeded_net(width: usize, depth: usize, device: &Device) -> RingNet {
+    device.seed(42);
+    RingNet::new(width, depth, device)
+}
+
+/// The range test through burn-train under `strategy`, on a fresh seeded net of `depth`
+/// residual blocks; the outcome and the net's weights before and after.
+pub fn range_test_under(
+    strategy: ExecutionStrategy,
+    depth: usize,
+    points: Vec<Point>,
+    batch: usize,
+    scale: f64,
+    dir: &std::path::Path,
+) -> (RangeTestOutcome, Vec<f32>, Vec<f32>) {
+    let device = Device::flex().autodiff();
+    let model = seeded_net(32, depth, &device);
+    let (optim, _) = OptimizerConfig::sgd().init();
+    let before = weights(&model);
+    let train = loader(points, batch, &device);
+    let valid = loader(rings(100, 2), batch, &device);
+    let ramp = RangeTestConfig::new(1e-3 * scale, 3.0 * scale, 120, Ramp::Exponential);
+    let outcome = RangeTest::new(ramp)
+        .run_supervised(&model, &optim, strategy, train, valid, dir, &mut ())
+        .expect("the range test runs");
+    (outcome, before, weights(&model))
+}
+
+/// The same global batches in one device's order: burn gives `MultiDevice`'s first device
+/// the first half of the items and the second the rest, one batch of each per update.
+pub fn as_global_batches(points: &[Point], per_device: usize) -> Vec<Point> {
+    let half = points.len() / 2;
+    let (first, second) = points.split_at(half);
+    first
+        .chunks(per_device)
+        .zip(second.chunks(per_device))
+        .flat_map(|(a, b)| a.iter().chain(b).cloned())
+        .collect()
+}
+
 // ---- range test -> bounds -> CLR ------------------------------------------------------
 
 /// The sizes of a run.
@@ -283,7 +327,7 @@ impl MetricsRenderer for EpochLines {
 }
 
 /// A fresh model (seeded) with its optimizer and a momentum-cycling scheduler.
-fn learner(schedule: &Schedule, device: &Device) -> Learner<RingNet> {
+pub fn learner(schedule: &Schedule, device: &Device) -> Learner<RingNet> {
     device.seed(42);
     let model = RingNet::new(32, 2, device);
     let (optim, momentum) = OptimizerConfig::sgd().init();
@@ -304,6 +348,29 @@ pub fn train(
     resume_from: Option<usize>,
     device: &Device,
 ) -> RingNet {
+    let strategy = ExecutionStrategy::SingleDevice(device.clone());
+    train_under(
+        schedule,
+        settings,
+        dir,
+        epochs,
+        resume_from,
+        device,
+        strategy,
+    )
+}
+
+/// [`train`] under any of burn-train's strategies; the model and the data loaders start on
+/// `device`, and burn moves them to the strategy's devices.
+pub fn train_under(
+    schedule: &Schedule,
+    settings: &Settings,
+    dir: &Path,
+    epochs: usize,
+    resume_from: Option<usize>,
+    device: &Device,
+    strategy: ExecutionStrategy,
+) -> RingNet {
     let train_data = loader(rings(settings.train_points, 1), settings.batch_size, device);
     let valid_data = loader(
         rings(settings.train_points / 5, 2),
@@ -318,7 +385,8 @@ pub fn train(
         .metric_valid_numeric(LossMetric::new())
         .metric_valid_numeric(AccuracyMetric::new())
         .with_application_logger(None)
-        .renderer(Box::new(EpochLines));
+        .renderer(Box::new(EpochLines))
+        .with_training_strategy(strategy.into());
     if let Some(epoch) = resume_from {
         training = training.checkpoint(epoch);
     }

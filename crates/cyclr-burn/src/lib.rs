@@ -30,6 +30,8 @@ pub use cyclr;
 
 pub mod optim;
 pub mod range_test;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod scheduler;
 pub mod silent_renderer;
 pub mod update_plan;

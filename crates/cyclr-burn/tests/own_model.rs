@@ -3,6 +3,7 @@
 //! from burn's checkpoint ends exactly where an uninterrupted one does.
 
 #[path = "../examples/own_model.rs"]
+#[allow(dead_code)]
 mod own_model;
 
 use burn::tensor::Device;

@@ -11,8 +11,8 @@ use burn::tensor::Device;
 use burn::train::{ExecutionStrategy, MultiDeviceOptim};
 use cyclr::range_test::{Ramp, RangeTestConfig};
 use cyclr_burn::optim::OptimizerConfig;
-use cyclr_burn::range_test::{RangeTest, RangeTestOutcome};
-use own_model::{RingNet, loader, rings, weights};
+use cyclr_burn::range_test::RangeTest;
+use own_model::{as_global_batches, loader, range_test_under as run, rings, seeded_net, weights};
 
 const POINTS: usize = 2400;
 
@@ -21,46 +21,6 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn seeded_net(width: usize, depth: usize, device: &Device) -> RingNet {
-    device.seed(42);
-    RingNet::new(width, depth, device)
-}
-
-/// The range test through burn-train under `strategy`, on a fresh seeded net of `depth`
-/// residual blocks; the outcome and the net's weights before and after.
-fn run(
-    strategy: ExecutionStrategy,
-    depth: usize,
-    points: Vec<own_model::Point>,
-    batch: usize,
-    scale: f64,
-    dir: &std::path::Path,
-) -> (RangeTestOutcome, Vec<f32>, Vec<f32>) {
-    let device = Device::flex().autodiff();
-    let model = seeded_net(32, depth, &device);
-    let (optim, _) = OptimizerConfig::sgd().init();
-    let before = weights(&model);
-    let train = loader(points, batch, &device);
-    let valid = loader(rings(100, 2), batch, &device);
-    let ramp = RangeTestConfig::new(1e-3 * scale, 3.0 * scale, 120, Ramp::Exponential);
-    let outcome = RangeTest::new(ramp)
-        .run_supervised(&model, &optim, strategy, train, valid, dir, &mut ())
-        .expect("the range test runs");
-    (outcome, before, weights(&model))
-}
-
-/// The same global batches in one device's order: burn gives `MultiDevice`'s first device
-/// the first half of the items and the second the rest, one batch of each per update.
-fn as_global_batches(points: &[own_model::Point], per_device: usize) -> Vec<own_model::Point> {
-    let half = points.len() / 2;
-    let (first, second) = points.split_at(half);
-    first
-        .chunks(per_device)
-        .zip(second.chunks(per_device))
-        .flat_map(|(a, b)| a.iter().chain(b).cloned())
-        .collect()
 }
 
 /// Without batch norm (whose statistics are per device), one device on the global batch

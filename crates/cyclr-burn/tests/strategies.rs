@@ -11,23 +11,26 @@
 //! --ignored`.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+
+#[path = "../examples/support/recording_sgd.rs"]
+mod recording_sgd;
+use std::sync::Arc;
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::data::dataset::InMemDataset;
 use burn::module::{Module, Param};
-use burn::optim::{ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use burn::train::{
     ExecutionStrategy, InferenceStep, Learner, MultiDeviceOptim, RegressionOutput,
     SupervisedTraining, TrainOutput, TrainStep,
 };
 use cyclr::{CyclicConfig, LrSchedule, Schedule, ScheduleConfig};
-use cyclr_burn::optim::{MomentumHandle, Sgd, SgdState};
+use cyclr_burn::optim::MomentumHandle;
 use cyclr_burn::scheduler::CyclrScheduler;
 use cyclr_burn::silent_renderer::InProcess;
 use cyclr_burn::update_plan::{Strategy, UpdatePlan};
+use recording_sgd::RecordingSgd;
 
 /// One parameter tensor, so each update is exactly one optimizer `step` call.
 #[derive(Module, Debug)]
@@ -85,35 +88,6 @@ impl InferenceStep for Scale {
     }
 }
 
-/// Our SGD, writing down the (rate, momentum) of every step it takes.
-#[derive(Clone)]
-struct Recording {
-    inner: Sgd,
-    log: Arc<Mutex<Vec<(f64, f64)>>>,
-}
-
-impl Optimizer for Recording {
-    type State<const D: usize> = SgdState<D>;
-
-    fn step<const D: usize>(
-        &self,
-        lr: f64,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<SgdState<D>>,
-    ) -> (Tensor<D>, Option<SgdState<D>>) {
-        self.log
-            .lock()
-            .unwrap()
-            .push((lr, self.inner.momentum.get()));
-        self.inner.step(lr, tensor, grad, state)
-    }
-
-    fn to_device<const D: usize>(state: SgdState<D>, device: &Device) -> SgdState<D> {
-        Sgd::to_device(state, device)
-    }
-}
-
 const ITEMS: usize = 96;
 const BATCH: usize = 8;
 const EPOCHS: usize = 3;
@@ -151,15 +125,7 @@ fn received(
         )),
     };
     let momentum = MomentumHandle::new(0.9);
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let optim = ModuleOptimizer::from(Recording {
-        inner: Sgd {
-            momentum: momentum.clone(),
-            weight_decay: 0.0,
-            nesterov: false,
-        },
-        log: log.clone(),
-    });
+    let (optim, log) = RecordingSgd::optimizer(&momentum);
     let scheduler = CyclrScheduler::with_momentum(schedule(), momentum);
     // Read after `launch` has consumed the learner.
     let updates = scheduler.update_count();
