@@ -232,6 +232,14 @@ pub struct Split {
 }
 
 impl Split {
+    /// An empty split with room for `images` images.
+    pub fn with_capacity(images: usize) -> Self {
+        Self {
+            images: Vec::with_capacity(images * IMAGE_BYTES),
+            labels: Vec::with_capacity(images),
+        }
+    }
+
     /// Number of images.
     pub fn len(&self) -> usize {
         self.labels.len()

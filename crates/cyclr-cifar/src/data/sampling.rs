@@ -28,7 +28,7 @@ impl Split {
             .map(|c| limit / k + usize::from(c < limit % k))
             .collect();
         let mut taken = vec![0usize; k];
-        let mut out = Split::default();
+        let mut out = Split::with_capacity(limit);
         for i in 0..self.len() {
             let c = self.labels[i] as usize;
             if taken[c] < quota[c] {
