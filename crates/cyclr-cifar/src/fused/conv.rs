@@ -82,6 +82,14 @@ impl Scratch {
 
 /// Forward through the convolutions for a group (`images`: the batch, CHW; `wp`: the
 /// permuted parameters); `out` receives the group's flattened features in burn's CHW order.
+///
+/// Compiled for AVX-512 and AVX2 too and chosen at run time (the build targets baseline
+/// x86-64): the per-image loops (im2row, pooling and their adjoints, inlined here) then
+/// run on whole vectors. The matrix products dispatch on their own.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+avx+fma+bmi1+bmi2+lzcnt+popcnt+sse4.2",
+    "x86_64+avx2+avx+fma+sse4.2"
+))]
 pub(super) fn conv_forward(wp: &[f32], images: &[f32], st: &mut GroupState, out: &mut [f32]) {
     let n = st.len;
     for i in 0..n {
@@ -155,6 +163,10 @@ pub(super) fn conv_forward(wp: &[f32], images: &[f32], st: &mut GroupState, out:
 
 /// Backward through the convolutions for a group (`da3`: the gradient of the group's
 /// flattened features, already masked by ReLU), adding into `sc.grads` (permuted layout).
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+avx+fma+bmi1+bmi2+lzcnt+popcnt+sse4.2",
+    "x86_64+avx2+avx+fma+sse4.2"
+))]
 pub(super) fn conv_backward(wp: &[f32], st: &GroupState, da3: &[f32], sc: &mut Scratch) {
     let n = st.len;
     let g = &mut sc.grads;

@@ -72,6 +72,7 @@ pub fn mm(
 
 /// Rows of a 3x3 valid convolution's input patches: `rows[(oh*so + ow) x ((kh*3 + kw)*C + c)]
 /// = x[oh + kh][ow + kw][c]` for channels-last `x [S x S x C]`.
+#[inline(always)]
 pub(super) fn im2row<const C: usize, const S: usize>(x: &[f32], rows: &mut [f32]) {
     let so = S - 2;
     for oh in 0..so {
@@ -86,6 +87,7 @@ pub(super) fn im2row<const C: usize, const S: usize>(x: &[f32], rows: &mut [f32]
 }
 
 /// The transpose of [`im2row`]: adds the patches' gradients back onto the input.
+#[inline(always)]
 pub(super) fn row2im<const C: usize, const S: usize>(drows: &[f32], dx: &mut [f32]) {
     let so = S - 2;
     dx[..S * S * C].fill(0.0);
@@ -102,9 +104,18 @@ pub(super) fn row2im<const C: usize, const S: usize>(drows: &[f32], dx: &mut [f3
     }
 }
 
+/// `a.max(b)` (the larger, ignoring a NaN), written as a compare and a select: `f32::max`
+/// has to keep NaN's rules through calls that do not vectorise; this gives the same value
+/// for every input and does.
+#[inline(always)]
+fn max_num(a: f32, b: f32) -> f32 {
+    if a > b || b.is_nan() { a } else { b }
+}
+
 /// 2x2 max pooling (stride 2, floor) of a raw convolution output `[O x O x C]`, then bias
 /// and ReLU on the four-times smaller result: `relu(max(a) + b) = max(relu(a + b))`, so no
 /// full-size pass is needed. Output `[q x q x C]`.
+#[inline(always)]
 pub(super) fn pool_bias_relu<const C: usize, const O: usize>(
     a: &[f32],
     bias: &[f32],
@@ -117,7 +128,10 @@ pub(super) fn pool_bias_relu<const C: usize, const O: usize>(
             let (x0, x1, x2, x3) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1));
             let dst = &mut out[(i * q + j) * C..][..C];
             for c in 0..C {
-                dst[c] = (x0[c].max(x1[c]).max(x2[c].max(x3[c])) + bias[c]).max(0.0);
+                dst[c] = max_num(
+                    max_num(max_num(x0[c], x1[c]), max_num(x2[c], x3[c])) + bias[c],
+                    0.0,
+                );
             }
         }
     }
@@ -126,6 +140,10 @@ pub(super) fn pool_bias_relu<const C: usize, const O: usize>(
 /// The backward of [`pool_bias_relu`]: each pooled gradient goes to its window's first
 /// maximum (burn's order: row by row) when the output was positive (ReLU's mask); the bias
 /// gradient is their sum per channel. Everything else in `da` is zero.
+///
+/// Branch-free over whole channel vectors (a select per window position), so it
+/// vectorises; the values and the order of the bias sums are those of the scalar rule.
+#[inline(always)]
 pub(super) fn unpool<const C: usize, const O: usize>(
     dp: &[f32],
     pooled: &[f32],
@@ -134,27 +152,45 @@ pub(super) fn unpool<const C: usize, const O: usize>(
     dbias: &mut [f32],
 ) {
     let q = O / 2;
-    da[..O * O * C].fill(0.0);
+    // With an odd size the last row and column belong to no window; every other element
+    // is written below.
+    if O % 2 == 1 {
+        da[..O * O * C].fill(0.0);
+    }
+    let dbias = &mut dbias[..C];
     for i in 0..q {
         for j in 0..q {
-            let pos = [
-                (2 * i) * O + 2 * j,
-                (2 * i) * O + 2 * j + 1,
-                (2 * i + 1) * O + 2 * j,
-                (2 * i + 1) * O + 2 * j + 1,
-            ];
+            let at = |di: usize, dj: usize| ((2 * i + di) * O + 2 * j + dj) * C;
+            let (w0, w1, w2, w3) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1));
+            let (x0, x1, x2, x3) = (
+                &a[w0..w0 + C],
+                &a[w1..w1 + C],
+                &a[w2..w2 + C],
+                &a[w3..w3 + C],
+            );
             let k = (i * q + j) * C;
+            let (g, p) = (&dp[k..k + C], &pooled[k..k + C]);
+            let mut d = [[0.0f32; C]; 4];
             for c in 0..C {
-                if pooled[k + c] <= 0.0 {
-                    continue;
+                let (v0, v1, v2, v3) = (x0[c], x1[c], x2[c], x3[c]);
+                // The fold of the scalar rule, from minus infinity, in window order.
+                let m = max_num(max_num(max_num(max_num(f32::NEG_INFINITY, v0), v1), v2), v3);
+                let gc = if p[c] > 0.0 { g[c] } else { 0.0 };
+                let e0 = v0 == m;
+                let e1 = !e0 & (v1 == m);
+                let e2 = !(e0 | e1) & (v2 == m);
+                let e3 = !(e0 | e1 | e2) & (v3 == m);
+                d[0][c] = if e0 { gc } else { 0.0 };
+                d[1][c] = if e1 { gc } else { 0.0 };
+                d[2][c] = if e2 { gc } else { 0.0 };
+                d[3][c] = if e3 { gc } else { 0.0 };
+                // Added only where the scalar rule added (a window with a maximum).
+                if p[c] > 0.0 && (e0 | e1 | e2 | e3) {
+                    dbias[c] += g[c];
                 }
-                let m = pos
-                    .iter()
-                    .fold(f32::NEG_INFINITY, |m, &w| m.max(a[w * C + c]));
-                if let Some(&w) = pos.iter().find(|&&w| a[w * C + c] == m) {
-                    da[w * C + c] = dp[k + c];
-                    dbias[c] += dp[k + c];
-                }
+            }
+            for (w, dw) in [w0, w1, w2, w3].into_iter().zip(&d) {
+                da[w..w + C].copy_from_slice(dw);
             }
         }
     }
