@@ -51,7 +51,7 @@ impl GroupState {
 }
 
 /// Per-thread scratch of the backward pass, with that thread's convolution gradients (in
-/// the permuted layout).
+/// the transposed layout of `permute_out_add`: `[kh][kw][c][co]`).
 #[derive(Clone)]
 pub(super) struct Scratch {
     pub(super) da3: Vec<f32>,
@@ -162,7 +162,8 @@ pub(super) fn conv_forward(wp: &[f32], images: &[f32], st: &mut GroupState, out:
 }
 
 /// Backward through the convolutions for a group (`da3`: the gradient of the group's
-/// flattened features, already masked by ReLU), adding into `sc.grads` (permuted layout).
+/// flattened features, already masked by ReLU), adding into `sc.grads` (laid out
+/// `[kh][kw][c][co]`: see `permute_out_add`).
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+avx+fma+bmi1+bmi2+lzcnt+popcnt+sse4.2",
     "x86_64+avx2+avx+fma+sse4.2"
@@ -184,16 +185,16 @@ pub(super) fn conv_backward(wp: &[f32], st: &GroupState, da3: &[f32], sc: &mut S
         }
     }
     mm(
-        C3,
         K3,
+        C3,
         n * N3,
         &mut g[W3.at..],
-        K3,
+        C3,
         true,
-        &sc.da3,
-        (1, C3),
         &st.rows3,
-        (K3, 1),
+        (1, K3),
+        &sc.da3,
+        (C3, 1),
     );
     mm(
         n * N3,
@@ -219,16 +220,16 @@ pub(super) fn conv_backward(wp: &[f32], st: &GroupState, da3: &[f32], sc: &mut S
         );
     }
     mm(
-        C2,
         K2,
+        C2,
         n * N2,
         &mut g[W2.at..],
-        K2,
+        C2,
         true,
-        &sc.da2,
-        (1, C2),
         &st.rows2,
-        (K2, 1),
+        (1, K2),
+        &sc.da2,
+        (C2, 1),
     );
     mm(
         n * N2,
@@ -254,15 +255,15 @@ pub(super) fn conv_backward(wp: &[f32], st: &GroupState, da3: &[f32], sc: &mut S
         );
     }
     mm(
-        C1,
         K1,
+        C1,
         n * N1,
         &mut g[W1.at..],
-        K1,
+        C1,
         true,
-        &sc.da1,
-        (1, C1),
         &st.rows1,
-        (K1, 1),
+        (1, K1),
+        &sc.da1,
+        (C1, 1),
     );
 }

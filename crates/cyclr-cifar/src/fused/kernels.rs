@@ -207,12 +207,14 @@ pub(super) fn permute_in<const CO: usize, const CI: usize>(w: &[f32], out: &mut 
     }
 }
 
-/// The inverse of [`permute_in`], adding into `out`.
-pub(super) fn permute_out_add<const CO: usize, const CI: usize>(wp: &[f32], out: &mut [f32]) {
+/// The weight gradient as the backward pass sums it, `[kh][kw][c][co]` (the products
+/// write it contiguously in that order, their fastest), added into burn's
+/// `[co][c][kh][kw]`.
+pub(super) fn permute_out_add<const CO: usize, const CI: usize>(gt: &[f32], out: &mut [f32]) {
     for co in 0..CO {
         for c in 0..CI {
             for t in 0..9 {
-                out[co * 9 * CI + c * 9 + t] += wp[co * 9 * CI + t * CI + c];
+                out[co * 9 * CI + c * 9 + t] += gt[(t * CI + c) * CO + co];
             }
         }
     }
