@@ -4,8 +4,8 @@
 use gemm::{Parallelism, gemm};
 
 /// `dst (m x n) = [dst +] a (m x k) * b (k x n)`, each given by pointer and (row, column)
-/// strides, so transposes cost nothing. Public, but hidden, for the `gemm_probe` example,
-/// which times the engine's products in each orientation.
+/// strides, so transposes cost nothing; on the calling thread. Public, but hidden, for the
+/// `gemm_probe` example, which times the engine's products at their shapes.
 #[doc(hidden)]
 #[allow(clippy::too_many_arguments)]
 #[inline]
@@ -17,9 +17,70 @@ pub fn mm(
     ldd: usize,
     acc: bool,
     a: &[f32],
+    a_strides: (usize, usize),
+    b: &[f32],
+    b_strides: (usize, usize),
+) {
+    product(
+        m,
+        n,
+        k,
+        dst,
+        ldd,
+        acc,
+        a,
+        a_strides,
+        b,
+        b_strides,
+        Parallelism::None,
+    );
+}
+
+/// [`mm`] spread over rayon's threads (gemm splits the output, not the sum, so the
+/// numbers are those of [`mm`]): for the dense layers, which run between the parallel
+/// parts.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn mm_parallel(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    ldd: usize,
+    acc: bool,
+    a: &[f32],
+    a_strides: (usize, usize),
+    b: &[f32],
+    b_strides: (usize, usize),
+) {
+    product(
+        m,
+        n,
+        k,
+        dst,
+        ldd,
+        acc,
+        a,
+        a_strides,
+        b,
+        b_strides,
+        Parallelism::Rayon(0),
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn product(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    ldd: usize,
+    acc: bool,
+    a: &[f32],
     (a_rs, a_cs): (usize, usize),
     b: &[f32],
     (b_rs, b_cs): (usize, usize),
+    parallelism: Parallelism,
 ) {
     // Real checks, in release builds too: they guard the unsafe call below and cost nothing
     // next to the product itself.
@@ -60,7 +121,7 @@ pub fn mm(
             false,
             false,
             false,
-            Parallelism::None,
+            parallelism,
         );
     }
 }

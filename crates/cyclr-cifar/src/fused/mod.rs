@@ -215,7 +215,7 @@ impl FusedCnn {
 
         // The dense layers on the whole batch.
         let mut h = vec![0.0f32; b * HID];
-        mm(
+        mm_parallel(
             b,
             HID,
             FLAT,
@@ -229,7 +229,7 @@ impl FusedCnn {
         );
         bias_relu_rows(&mut h, &p[G1.at..G1.at + HID]);
         let mut logits = vec![0.0f32; b * OUT];
-        mm(
+        mm_parallel(
             b,
             OUT,
             HID,
@@ -256,7 +256,7 @@ impl FusedCnn {
         }
         g.clear();
         g.resize(NUM_PARAMS, 0.0);
-        mm(
+        mm_parallel(
             HID,
             OUT,
             b,
@@ -270,7 +270,7 @@ impl FusedCnn {
         );
         col_sums(&dlogits, OUT, &mut g[G2.at..G2.at + OUT]);
         let mut dh = vec![0.0f32; b * HID];
-        mm(
+        mm_parallel(
             b,
             HID,
             OUT,
@@ -287,7 +287,7 @@ impl FusedCnn {
                 *d = 0.0;
             }
         }
-        mm(
+        mm_parallel(
             FLAT,
             HID,
             b,
@@ -301,7 +301,7 @@ impl FusedCnn {
         );
         col_sums(&dh, HID, &mut g[G1.at..G1.at + HID]);
         let mut da3 = vec![0.0f32; b * FLAT];
-        mm(
+        mm_parallel(
             b,
             FLAT,
             HID,
