@@ -1,92 +1,86 @@
-//! GFLOP/s of each layer's matrix product in each orientation, on one core, through the
-//! fused engine's own (bounds-checked) product.
+//! The fused engine's matrix products at their real shapes (one group of 8 images, in the
+//! orientations the engine uses), timed on one core through its own bounds-checked
+//! product, beside the ceiling: a 512 x 512 x 512 product, about the best this `gemm`
+//! reaches here. Prints GFLOP/s per product and the training step's FLOPs per image, so a
+//! measured step time gives the fraction of the ceiling reached.
+//!
+//! ```sh
+//! cargo run --release -p cyclr-cifar --example gemm_probe
+//! ```
+//!
+//! The data stay in cache between repeats, so these are upper bounds: in a real step the
+//! patch matrices come from memory (see BENCHMARKS.md).
 use cyclr_cifar::fused::mm;
 use std::time::Instant;
 
-fn time(name: &str, flops: f64, mut f: impl FnMut()) {
-    for _ in 0..50 {
+/// Best of 5 repeats of enough calls for about 20 ms each; seconds per call.
+fn time(name: &str, flops: f64, mut f: impl FnMut()) -> f64 {
+    for _ in 0..20 {
         f();
     }
     let t = Instant::now();
-    let n = 2000;
-    for _ in 0..n {
-        f();
+    f();
+    let calls = (0.02 / t.elapsed().as_secs_f64().max(1e-7)).ceil() as usize;
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for _ in 0..calls {
+            f();
+        }
+        best = best.min(t.elapsed().as_secs_f64() / calls as f64);
     }
-    let s = t.elapsed().as_secs_f64() / n as f64;
     println!(
-        "{name:<40} {:8.2} us  {:6.1} GFLOP/s",
-        s * 1e6,
-        flops / s / 1e9
+        "{name:<44} {:9.1} us  {:6.1} GFLOP/s",
+        best * 1e6,
+        flops / best / 1e9
     );
+    best
+}
+
+/// One convolution layer's three products for a group: forward (`rows . W^T`), weight
+/// gradient (`rows^T . da`, written `[k][co]`) and patch gradient (`da . W`); `rows` is
+/// `[n x k]`, `da` `[n x co]`. Returns its training FLOPs (the patch gradient only when
+/// `input_grad`).
+fn layer(name: &str, n: usize, co: usize, k: usize, input_grad: bool) -> f64 {
+    let rows = vec![0.02f32; n * k];
+    let w = vec![0.01f32; co * k];
+    let da = vec![0.03f32; n * co];
+    let mut out = vec![0.0f32; n * co];
+    let mut dw = vec![0.0f32; k * co];
+    let mut drows = vec![0.0f32; n * k];
+    let f = 2.0 * (n * co * k) as f64;
+    time(&format!("{name} forward {n}x{k} . {k}x{co}"), f, || {
+        mm(n, co, k, &mut out, co, false, &rows, (k, 1), &w, (1, k))
+    });
+    time(&format!("{name} weight gradient"), f, || {
+        mm(k, co, n, &mut dw, co, true, &rows, (1, k), &da, (co, 1))
+    });
+    if input_grad {
+        time(&format!("{name} patch gradient"), f, || {
+            mm(n, k, co, &mut drows, k, false, &da, (co, 1), &w, (k, 1))
+        });
+    }
+    f * if input_grad { 3.0 } else { 2.0 }
 }
 
 fn main() {
-    let (co, k, n) = (64usize, 288usize, 195usize);
-    let w = vec![0.01f32; co * k];
-    let cols = vec![0.02f32; k * n];
-    let mut out = vec![0.0f32; co * n];
-    let da = vec![0.03f32; co * n];
-    let mut dw = vec![0.0f32; co * k];
-    let mut dcols = vec![0.0f32; k * n];
-    let colst = vec![0.02f32; n * k];
-    let f = 2.0 * (co * k * n) as f64;
-    time("fwd W.cols", f, || {
-        mm(co, n, k, &mut out, n, false, &w, (k, 1), &cols, (n, 1))
-    });
-    time("dW += dA.cols^T (view)", f, || {
-        mm(co, k, n, &mut dw, k, true, &da, (n, 1), &cols, (1, n))
-    });
-    time("dW += dA.colsT (contiguous)", f, || {
-        mm(co, k, n, &mut dw, k, true, &da, (n, 1), &colst, (k, 1))
-    });
-    time("dcols = W^T(view).dA", f, || {
-        mm(k, n, co, &mut dcols, n, false, &w, (1, k), &da, (n, 1))
-    });
-    let wt = vec![0.01f32; k * co];
-    time("dcols = WT(contig).dA", f, || {
-        mm(k, n, co, &mut dcols, n, false, &wt, (co, 1), &da, (n, 1))
-    });
-    // conv3 per image and batched by 50
-    let (k3, n3) = (576usize, 24usize);
-    let w3 = vec![0.01f32; 64 * k3];
-    let c3 = vec![0.02f32; k3 * n3 * 50];
-    let mut o3 = vec![0.0f32; 64 * n3 * 50];
-    time("conv3 per image", 2.0 * (64 * k3 * n3) as f64, || {
-        mm(64, n3, k3, &mut o3, n3, false, &w3, (k3, 1), &c3, (n3, 1))
-    });
-    time(
-        "conv3 x50 batched",
-        2.0 * (64 * k3 * n3 * 50) as f64,
-        || {
-            mm(
-                64,
-                n3 * 50,
-                k3,
-                &mut o3,
-                n3 * 50,
-                false,
-                &w3,
-                (k3, 1),
-                &c3,
-                (n3 * 50, 1),
-            )
-        },
+    let group = 8;
+    let s = 512;
+    let (a, b) = (vec![0.01f32; s * s], vec![0.02f32; s * s]);
+    let mut d = vec![0.0f32; s * s];
+    let ceiling = 2.0 * (s * s * s) as f64
+        / time("ceiling: 512 x 512 x 512", 2.0 * (s * s * s) as f64, || {
+            mm(s, s, s, &mut d, s, false, &a, (s, 1), &b, (s, 1))
+        });
+    // conv1 has no input gradient (its input is the image).
+    let mut flops = layer("conv1", group * 900, 32, 27, false);
+    flops += layer("conv2", group * 169, 64, 288, true);
+    flops += layer("conv3", group * 16, 64, 576, true);
+    // The dense layers (forward, weight and input gradients), on the batch.
+    let per_image = flops / group as f64 + 2.0 * 3.0 * (1024.0 * 64.0 + 64.0 * 10.0);
+    println!(
+        "training FLOPs per image: {:.1} M; at the ceiling on one core: {:.0} images/s",
+        per_image / 1e6,
+        ceiling / per_image
     );
-    let (k1, n1) = (27usize, 960usize);
-    let w1 = vec![0.01f32; 32 * k1];
-    let c1 = vec![0.02f32; k1 * n1];
-    let mut o1 = vec![0.0f32; 32 * n1];
-    time("conv1 fwd", 2.0 * (32 * k1 * n1) as f64, || {
-        mm(32, n1, k1, &mut o1, n1, false, &w1, (k1, 1), &c1, (n1, 1))
-    });
-    let da1 = vec![0.01f32; 32 * n1];
-    let mut dw1 = vec![0.0f32; 32 * k1];
-    time("conv1 dW", 2.0 * (32 * k1 * n1) as f64, || {
-        mm(32, k1, n1, &mut dw1, k1, true, &da1, (n1, 1), &c1, (1, n1))
-    });
-    // transposed output orientation: out^T [n x co] = cols^T . W^T
-    let mut outt = vec![0.0f32; n * co];
-    time("fwd outT = colsT.W^T", f, || {
-        mm(n, co, k, &mut outt, co, false, &colst, (k, 1), &w, (1, k))
-    });
 }
