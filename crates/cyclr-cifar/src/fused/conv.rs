@@ -22,10 +22,13 @@ pub(super) struct GroupState {
     pub(super) len: usize,
     pub(super) x: Vec<f32>,
     pub(super) rows1: Vec<f32>,
-    pub(super) a1: Vec<f32>,
+    /// Which of its window's four positions each pooled value came from (see
+    /// [`pool_bias_relu`]): all the backward pass needs of the convolution's raw output,
+    /// a byte per pooled value instead of four floats.
+    pub(super) arg1: Vec<u8>,
     pub(super) p1: Vec<f32>,
     pub(super) rows2: Vec<f32>,
-    pub(super) a2: Vec<f32>,
+    pub(super) arg2: Vec<u8>,
     pub(super) p2: Vec<f32>,
     pub(super) rows3: Vec<f32>,
     pub(super) a3: Vec<f32>,
@@ -39,10 +42,10 @@ impl GroupState {
             len: 0,
             x: vec![0.0; g * S0 * S0 * C0],
             rows1: vec![0.0; g * N1 * K1],
-            a1: vec![0.0; g * N1 * C1],
+            arg1: vec![0; g * Q1 * Q1 * C1],
             p1: vec![0.0; g * Q1 * Q1 * C1],
             rows2: vec![0.0; g * N2 * K2],
-            a2: vec![0.0; g * N2 * C2],
+            arg2: vec![0; g * Q2 * Q2 * C2],
             p2: vec![0.0; g * Q2 * Q2 * C2],
             rows3: vec![0.0; g * N3 * K3],
             a3: vec![0.0; g * N3 * C3],
@@ -82,6 +85,9 @@ impl Scratch {
 
 /// Forward through the convolutions for a group (`images`: the batch, CHW; `wp`: the
 /// permuted parameters); `out` receives the group's flattened features in burn's CHW order.
+/// The raw outputs of conv1 and conv2 live only until they are pooled, in the thread's
+/// backward scratch (`sc.da1`, `sc.da2`, free until the backward pass), so they stay in
+/// cache and no group keeps them.
 ///
 /// Compiled for AVX-512 and AVX2 too and chosen at run time (the build targets baseline
 /// x86-64): the per-image loops (im2row, pooling and their adjoints, inlined here) then
@@ -90,7 +96,14 @@ impl Scratch {
     "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+avx+fma+bmi1+bmi2+lzcnt+popcnt+sse4.2",
     "x86_64+avx2+avx+fma+sse4.2"
 ))]
-pub(super) fn conv_forward(wp: &[f32], images: &[f32], st: &mut GroupState, out: &mut [f32]) {
+pub(super) fn conv_forward(
+    wp: &[f32],
+    images: &[f32],
+    st: &mut GroupState,
+    sc: &mut Scratch,
+    out: &mut [f32],
+    train: bool,
+) {
     let n = st.len;
     for i in 0..n {
         let x = &images[(st.first + i) * IMAGE_BYTES..][..IMAGE_BYTES];
@@ -106,7 +119,7 @@ pub(super) fn conv_forward(wp: &[f32], images: &[f32], st: &mut GroupState, out:
         n * N1,
         C1,
         K1,
-        &mut st.a1,
+        &mut sc.da1,
         C1,
         false,
         &st.rows1,
@@ -116,14 +129,22 @@ pub(super) fn conv_forward(wp: &[f32], images: &[f32], st: &mut GroupState, out:
     );
     for i in 0..n {
         let p1 = &mut st.p1[i * Q1 * Q1 * C1..][..Q1 * Q1 * C1];
-        pool_bias_relu::<C1, S1>(&st.a1[i * N1 * C1..], &wp[B1.at..B1.at + C1], p1);
+        let arg = &mut st.arg1[i * Q1 * Q1 * C1..][..Q1 * Q1 * C1];
+        // Where each pooled value came from is only needed for a backward pass. (Calls,
+        // not a function pointer: they must inline to take this function's features.)
+        let (a1, b1) = (&sc.da1[i * N1 * C1..], &wp[B1.at..B1.at + C1]);
+        if train {
+            pool_bias_relu::<C1, S1, true>(a1, b1, p1, arg);
+        } else {
+            pool_bias_relu::<C1, S1, false>(a1, b1, p1, arg);
+        }
         im2row::<C1, Q1>(p1, &mut st.rows2[i * N2 * K2..]);
     }
     mm(
         n * N2,
         C2,
         K2,
-        &mut st.a2,
+        &mut sc.da2,
         C2,
         false,
         &st.rows2,
@@ -133,7 +154,13 @@ pub(super) fn conv_forward(wp: &[f32], images: &[f32], st: &mut GroupState, out:
     );
     for i in 0..n {
         let p2 = &mut st.p2[i * Q2 * Q2 * C2..][..Q2 * Q2 * C2];
-        pool_bias_relu::<C2, S2>(&st.a2[i * N2 * C2..], &wp[B2.at..B2.at + C2], p2);
+        let arg = &mut st.arg2[i * Q2 * Q2 * C2..][..Q2 * Q2 * C2];
+        let (a2, b2) = (&sc.da2[i * N2 * C2..], &wp[B2.at..B2.at + C2]);
+        if train {
+            pool_bias_relu::<C2, S2, true>(a2, b2, p2, arg);
+        } else {
+            pool_bias_relu::<C2, S2, false>(a2, b2, p2, arg);
+        }
         im2row::<C2, Q2>(p2, &mut st.rows3[i * N3 * K3..]);
     }
     mm(
@@ -210,11 +237,11 @@ pub(super) fn conv_backward(wp: &[f32], st: &GroupState, da3: &[f32], sc: &mut S
     );
     for i in 0..n {
         row2im::<C2, Q2>(&sc.drows3[i * N3 * K3..], &mut sc.dp2);
-        let (p2, a2) = (&st.p2[i * Q2 * Q2 * C2..], &st.a2[i * N2 * C2..]);
+        let (p2, arg) = (&st.p2[i * Q2 * Q2 * C2..], &st.arg2[i * Q2 * Q2 * C2..]);
         unpool::<C2, S2>(
             &sc.dp2,
             p2,
-            a2,
+            arg,
             &mut sc.da2[i * N2 * C2..],
             &mut g[B2.at..B2.at + C2],
         );
@@ -245,11 +272,11 @@ pub(super) fn conv_backward(wp: &[f32], st: &GroupState, da3: &[f32], sc: &mut S
     );
     for i in 0..n {
         row2im::<C1, Q1>(&sc.drows2[i * N2 * K2..], &mut sc.dp1);
-        let (p1, a1) = (&st.p1[i * Q1 * Q1 * C1..], &st.a1[i * N1 * C1..]);
+        let (p1, arg) = (&st.p1[i * Q1 * Q1 * C1..], &st.arg1[i * Q1 * Q1 * C1..]);
         unpool::<C1, S1>(
             &sc.dp1,
             p1,
-            a1,
+            arg,
             &mut sc.da1[i * N1 * C1..],
             &mut g[B1.at..B1.at + C1],
         );

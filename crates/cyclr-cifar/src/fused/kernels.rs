@@ -173,42 +173,67 @@ fn max_num(a: f32, b: f32) -> f32 {
     if a > b || b.is_nan() { a } else { b }
 }
 
+/// The position (0-3, row by row) of a window's first maximum, 4 when it has none (all
+/// NaN): the maximum is the fold of `max_num` from minus infinity in window order, the
+/// rule burn's pooling gradient follows.
+#[inline(always)]
+fn first_max(v0: f32, v1: f32, v2: f32, v3: f32) -> u8 {
+    let m = max_num(max_num(max_num(max_num(f32::NEG_INFINITY, v0), v1), v2), v3);
+    if v0 == m {
+        0
+    } else if v1 == m {
+        1
+    } else if v2 == m {
+        2
+    } else if v3 == m {
+        3
+    } else {
+        4
+    }
+}
+
 /// 2x2 max pooling (stride 2, floor) of a raw convolution output `[O x O x C]`, then bias
 /// and ReLU on the four-times smaller result: `relu(max(a) + b) = max(relu(a + b))`, so no
-/// full-size pass is needed. Output `[q x q x C]`.
+/// full-size pass is needed. Output `[q x q x C]`, and with `ARG` (training) in `arg` where
+/// each value came from ([`first_max`]), which is all [`unpool`] needs of `a`.
 #[inline(always)]
-pub(super) fn pool_bias_relu<const C: usize, const O: usize>(
+pub(super) fn pool_bias_relu<const C: usize, const O: usize, const ARG: bool>(
     a: &[f32],
     bias: &[f32],
     out: &mut [f32],
+    arg: &mut [u8],
 ) {
     let q = O / 2;
     for i in 0..q {
         for j in 0..q {
             let at = |di: usize, dj: usize| &a[((2 * i + di) * O + 2 * j + dj) * C..][..C];
             let (x0, x1, x2, x3) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1));
-            let dst = &mut out[(i * q + j) * C..][..C];
+            let k = (i * q + j) * C;
+            let (dst, arg) = (&mut out[k..k + C], &mut arg[k..k + C]);
             for c in 0..C {
                 dst[c] = max_num(
                     max_num(max_num(x0[c], x1[c]), max_num(x2[c], x3[c])) + bias[c],
                     0.0,
                 );
+                if ARG {
+                    arg[c] = first_max(x0[c], x1[c], x2[c], x3[c]);
+                }
             }
         }
     }
 }
 
 /// The backward of [`pool_bias_relu`]: each pooled gradient goes to its window's first
-/// maximum (burn's order: row by row) when the output was positive (ReLU's mask); the bias
-/// gradient is their sum per channel. Everything else in `da` is zero.
+/// maximum (`arg`; burn's order: row by row) when the output was positive (ReLU's mask);
+/// the bias gradient is their sum per channel. Everything else in `da` is zero.
 ///
 /// Branch-free over whole channel vectors (a select per window position), so it
-/// vectorises; the values and the order of the bias sums are those of the scalar rule.
+/// vectorises.
 #[inline(always)]
 pub(super) fn unpool<const C: usize, const O: usize>(
     dp: &[f32],
     pooled: &[f32],
-    a: &[f32],
+    arg: &[u8],
     da: &mut [f32],
     dbias: &mut [f32],
 ) {
@@ -221,37 +246,24 @@ pub(super) fn unpool<const C: usize, const O: usize>(
     let dbias = &mut dbias[..C];
     for i in 0..q {
         for j in 0..q {
-            let at = |di: usize, dj: usize| ((2 * i + di) * O + 2 * j + dj) * C;
-            let (w0, w1, w2, w3) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1));
-            let (x0, x1, x2, x3) = (
-                &a[w0..w0 + C],
-                &a[w1..w1 + C],
-                &a[w2..w2 + C],
-                &a[w3..w3 + C],
-            );
             let k = (i * q + j) * C;
-            let (g, p) = (&dp[k..k + C], &pooled[k..k + C]);
-            let mut d = [[0.0f32; C]; 4];
-            for c in 0..C {
-                let (v0, v1, v2, v3) = (x0[c], x1[c], x2[c], x3[c]);
-                // The fold of the scalar rule, from minus infinity, in window order.
-                let m = max_num(max_num(max_num(max_num(f32::NEG_INFINITY, v0), v1), v2), v3);
-                let gc = if p[c] > 0.0 { g[c] } else { 0.0 };
-                let e0 = v0 == m;
-                let e1 = !e0 & (v1 == m);
-                let e2 = !(e0 | e1) & (v2 == m);
-                let e3 = !(e0 | e1 | e2) & (v3 == m);
-                d[0][c] = if e0 { gc } else { 0.0 };
-                d[1][c] = if e1 { gc } else { 0.0 };
-                d[2][c] = if e2 { gc } else { 0.0 };
-                d[3][c] = if e3 { gc } else { 0.0 };
-                // Added only where the scalar rule added (a window with a maximum).
-                if p[c] > 0.0 && (e0 | e1 | e2 | e3) {
-                    dbias[c] += g[c];
+            let (g, p, arg) = (&dp[k..k + C], &pooled[k..k + C], &arg[k..k + C]);
+            for (w, (di, dj)) in [(0, 0), (0, 1), (1, 0), (1, 1)].into_iter().enumerate() {
+                let at = ((2 * i + di) * O + 2 * j + dj) * C;
+                let d = &mut da[at..at + C];
+                for c in 0..C {
+                    d[c] = if p[c] > 0.0 && arg[c] == w as u8 {
+                        g[c]
+                    } else {
+                        0.0
+                    };
                 }
             }
-            for (w, dw) in [w0, w1, w2, w3].into_iter().zip(&d) {
-                da[w..w + C].copy_from_slice(dw);
+            for c in 0..C {
+                // Added only where a window has a maximum, as the scalar rule did.
+                if p[c] > 0.0 && arg[c] < 4 {
+                    dbias[c] += g[c];
+                }
             }
         }
     }

@@ -200,14 +200,15 @@ impl FusedCnn {
             .par_chunks_mut(kept)
             .zip(plan.par_chunks(per_thread))
             .zip(outs)
-            .for_each(|((states, share), out)| {
+            .zip(self.scratch[..threads].par_iter_mut())
+            .for_each(|(((states, share), out), sc)| {
                 let mut at = 0;
                 for (k, &(first, len)) in share.iter().enumerate() {
                     let st = &mut states[k % kept];
                     // Empty groups are marked too, so the backward pass skips them.
                     (st.first, st.len) = (first, len);
                     if len > 0 {
-                        conv_forward(wp, images, st, &mut out[at * FLAT..]);
+                        conv_forward(wp, images, st, sc, &mut out[at * FLAT..], train);
                         at += len;
                     }
                 }
