@@ -309,3 +309,79 @@ pub(super) fn col_sums(m: &[f32], cols: usize, out: &mut [f32]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_num_gives_f32_max_for_every_kind_of_value() {
+        let values = [
+            -1.5f32,
+            0.25,
+            3.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            f32::MIN_POSITIVE / 4.0, // subnormal
+        ];
+        for &a in &values {
+            for &b in &values {
+                let (ours, std) = (max_num(a, b), a.max(b));
+                assert!(
+                    ours == std || (ours.is_nan() && std.is_nan()),
+                    "max_num({a}, {b}) = {ours}, f32::max = {std}"
+                );
+            }
+        }
+    }
+
+    /// One 2x2 window of one channel, raw values `a` and bias 0: what pooling keeps and
+    /// where the backward pass sends a pooled gradient of 1.
+    fn window(a: [f32; 4]) -> (f32, u8, [f32; 4], f32) {
+        let mut pooled = [0.0f32];
+        let mut arg = [9u8];
+        pool_bias_relu::<1, 2, true>(&a, &[0.0], &mut pooled, &mut arg);
+        let (mut da, mut dbias) = ([7.0f32; 4], [0.0f32]);
+        unpool::<1, 2>(&[1.0], &pooled, &arg, &mut da, &mut dbias);
+        (pooled[0], arg[0], da, dbias[0])
+    }
+
+    #[test]
+    fn the_pooled_gradient_goes_to_the_first_maximum_of_its_window() {
+        assert_eq!(
+            window([1.0, 3.0, 2.0, 0.5]),
+            (3.0, 1, [0.0, 1.0, 0.0, 0.0], 1.0)
+        );
+        // A tie: the first in row order, as burn's pooling gradient.
+        assert_eq!(
+            window([2.0, 1.0, 2.0, 2.0]),
+            (2.0, 0, [1.0, 0.0, 0.0, 0.0], 1.0)
+        );
+        // A NaN is passed over, as f32::max does.
+        assert_eq!(
+            window([f32::NAN, 1.0, 4.0, f32::NAN]),
+            (4.0, 2, [0.0, 0.0, 1.0, 0.0], 1.0)
+        );
+    }
+
+    #[test]
+    fn relu_and_a_window_without_a_maximum_send_no_gradient() {
+        // Negative: ReLU made the output 0, so nothing flows back, not even to the bias.
+        assert_eq!(window([-1.0, -3.0, -2.0, -0.5]), (0.0, 3, [0.0; 4], 0.0));
+        // All NaN: no maximum (ReLU's max with 0 gives 0, as f32::max would).
+        assert_eq!(window([f32::NAN; 4]), (0.0, 4, [0.0; 4], 0.0));
+    }
+
+    #[test]
+    fn an_odd_size_leaves_the_last_row_and_column_at_zero() {
+        // 3x3, one channel: one window (the top-left 2x2); the rest belongs to none.
+        let a = [1.0f32, 5.0, 9.0, 2.0, 3.0, 9.0, 9.0, 9.0, 9.0];
+        let (mut pooled, mut arg) = ([0.0f32], [0u8]);
+        pool_bias_relu::<1, 3, true>(&a, &[0.0], &mut pooled, &mut arg);
+        let (mut da, mut dbias) = ([7.0f32; 9], [0.0f32]);
+        unpool::<1, 3>(&[2.0], &pooled, &arg, &mut da, &mut dbias);
+        assert_eq!((pooled[0], arg[0], dbias[0]), (5.0, 1, 2.0));
+        assert_eq!(da, [0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+}
