@@ -4,7 +4,8 @@
 //! weights and data. A kernel change that is meant to keep the numbers keeps every line:
 //!
 //! ```sh
-//! for t in 1 2; do RAYON_NUM_THREADS=$t cargo run --release -p cyclr-cifar --example fused_fingerprint; done > after.txt
+//! cargo build --release -p cyclr-cifar --example fused_fingerprint
+//! for t in 1 2; do RAYON_NUM_THREADS=$t target/release/examples/fused_fingerprint; done > after.txt
 //! ```
 //!
 //! against the same run before the change, on the same machine (the matrix products

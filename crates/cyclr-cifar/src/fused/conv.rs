@@ -54,7 +54,9 @@ impl GroupState {
 }
 
 /// Per-thread scratch of the backward pass, with that thread's convolution gradients (in
-/// the transposed layout of `permute_out_add`: `[kh][kw][c][co]`).
+/// the transposed layout of `permute_out_add`: `[kh][kw][c][co]`). Before the backward
+/// pass, `da1` and `da2` also hold the forward pass's raw conv1 and conv2 outputs until
+/// they are pooled (see [`conv_forward`]).
 #[derive(Clone)]
 pub(super) struct Scratch {
     pub(super) da3: Vec<f32>,
@@ -90,8 +92,9 @@ impl Scratch {
 /// cache and no group keeps them.
 ///
 /// Compiled for AVX-512 and AVX2 too and chosen at run time (the build targets baseline
-/// x86-64): the per-image loops (im2row, pooling and their adjoints, inlined here) then
-/// run on whole vectors. The matrix products dispatch on their own.
+/// x86-64): the per-image loops inlined here (im2row, pooling; their adjoints in
+/// [`conv_backward`], compiled alike) then run on whole vectors. The matrix products
+/// dispatch on their own.
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+avx+fma+bmi1+bmi2+lzcnt+popcnt+sse4.2",
     "x86_64+avx2+avx+fma+sse4.2"

@@ -165,9 +165,11 @@ pub(super) fn row2im<const C: usize, const S: usize>(drows: &[f32], dx: &mut [f3
     }
 }
 
-/// `a.max(b)` (the larger, ignoring a NaN), written as a compare and a select: `f32::max`
-/// has to keep NaN's rules through calls that do not vectorise; this gives the same value
-/// for every input and does.
+/// `a.max(b)` (the larger, ignoring a NaN), written as a compare and a select, which
+/// vectorises in the pooling loops (the old `f32::max` fold with a search per channel
+/// stayed scalar). The same value as `f32::max` for every input but two choices it leaves
+/// unspecified, which zero of `+0.0` and `-0.0` and which of two NaNs; neither reaches a
+/// result here (no raw output is `-0.0`, and ReLU's maximum with 0 drops any NaN).
 #[inline(always)]
 fn max_num(a: f32, b: f32) -> f32 {
     if a > b || b.is_nan() { a } else { b }
@@ -320,6 +322,8 @@ mod tests {
             -1.5f32,
             0.25,
             3.0,
+            0.0,
+            -0.0,
             f32::INFINITY,
             f32::NEG_INFINITY,
             f32::NAN,
@@ -328,10 +332,50 @@ mod tests {
         for &a in &values {
             for &b in &values {
                 let (ours, std) = (max_num(a, b), a.max(b));
-                assert!(
-                    ours == std || (ours.is_nan() && std.is_nan()),
-                    "max_num({a}, {b}) = {ours}, f32::max = {std}"
-                );
+                if a == 0.0 && b == 0.0 {
+                    // Which zero is unspecified for f32::max; it is a zero either way.
+                    assert_eq!(ours, 0.0, "max_num({a}, {b})");
+                } else if ours.is_nan() || std.is_nan() {
+                    assert!(ours.is_nan() && std.is_nan(), "max_num({a}, {b}) = {ours}");
+                } else {
+                    assert_eq!(ours.to_bits(), std.to_bits(), "max_num({a}, {b})");
+                }
+            }
+        }
+    }
+
+    /// The weight gradients are computed as `rows^T . da` into `[k][co]`, where they were
+    /// `da^T . rows` into `[co][k]`: the same numbers only while `gemm` blocks the sum
+    /// alike in both orientations (it does in 0.19: the block depends on `k`). Checked
+    /// bit for bit at each layer's shape, for groups of 1 and of 8 images, so an upgrade
+    /// that changes it fails here rather than moving every result.
+    #[test]
+    fn both_orientations_of_a_weight_gradient_give_the_same_bits() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut random = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        for (positions, co, k) in [(900, 32, 27), (169, 64, 288), (16, 64, 576)] {
+            for images in [1, 8] {
+                let n = images * positions;
+                let da: Vec<f32> = (0..n * co).map(|_| random()).collect();
+                let rows: Vec<f32> = (0..n * k).map(|_| random()).collect();
+                let start: Vec<f32> = (0..co * k).map(|_| random()).collect();
+                let mut old = start.clone(); // [co][k]
+                mm(co, k, n, &mut old, k, true, &da, (1, co), &rows, (k, 1));
+                let mut new: Vec<f32> = (0..co * k).map(|i| start[(i % co) * k + i / co]).collect();
+                mm(k, co, n, &mut new, co, true, &rows, (1, k), &da, (co, 1));
+                for (i, v) in new.iter().enumerate() {
+                    let was = old[(i % co) * k + i / co];
+                    assert_eq!(
+                        v.to_bits(),
+                        was.to_bits(),
+                        "k {k}, {images} images, element {i}"
+                    );
+                }
             }
         }
     }
