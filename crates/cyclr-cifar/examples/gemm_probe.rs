@@ -8,9 +8,12 @@
 //! cargo run --release -p cyclr-cifar --example gemm_probe
 //! ```
 //!
+//! Where the CPU has AVX-512 BF16, each product is also timed in bf16 (`mm_bf16`, the
+//! `fused-bf16` engine's), with its speed-up over f32.
+//!
 //! The data stay in cache between repeats, so these are upper bounds: in a real step the
 //! patch matrices come from memory (see BENCHMARKS.md).
-use cyclr_cifar::fused::mm;
+use cyclr_cifar::fused::{bf16_available, mm, mm_bf16};
 use std::time::Instant;
 
 /// Best of 5 repeats of enough calls for about 20 ms each; seconds per call.
@@ -49,16 +52,49 @@ fn layer(name: &str, n: usize, co: usize, k: usize, input_grad: bool) -> f64 {
     let mut dw = vec![0.0f32; k * co];
     let mut drows = vec![0.0f32; n * k];
     let f = 2.0 * (n * co * k) as f64;
-    time(&format!("{name} forward {n}x{k} . {k}x{co}"), f, || {
-        mm(n, co, k, &mut out, co, false, &rows, (k, 1), &w, (1, k))
-    });
-    time(&format!("{name} weight gradient"), f, || {
-        mm(k, co, n, &mut dw, co, true, &rows, (1, k), &da, (co, 1))
-    });
-    if input_grad {
-        time(&format!("{name} patch gradient"), f, || {
-            mm(n, k, co, &mut drows, k, false, &da, (co, 1), &w, (k, 1))
-        });
+    type Product = fn(
+        usize,
+        usize,
+        usize,
+        &mut [f32],
+        usize,
+        bool,
+        &[f32],
+        (usize, usize),
+        &[f32],
+        (usize, usize),
+    );
+    let mut products: Vec<(&str, Product)> = vec![("", mm)];
+    if bf16_available() {
+        products.push((" bf16", mm_bf16));
+    }
+    let mut f32_time = [0.0; 3];
+    for (tag, mm) in products {
+        let t = [
+            time(
+                &format!("{name} forward {n}x{k} . {k}x{co}{tag}"),
+                f,
+                || mm(n, co, k, &mut out, co, false, &rows, (k, 1), &w, (1, k)),
+            ),
+            time(&format!("{name} weight gradient{tag}"), f, || {
+                mm(k, co, n, &mut dw, co, true, &rows, (1, k), &da, (co, 1))
+            }),
+            if input_grad {
+                time(&format!("{name} patch gradient{tag}"), f, || {
+                    mm(n, k, co, &mut drows, k, false, &da, (co, 1), &w, (k, 1))
+                })
+            } else {
+                0.0
+            },
+        ];
+        if tag.is_empty() {
+            f32_time = t;
+        } else {
+            println!(
+                "{name} bf16 speed-up: {:.2}x",
+                f32_time.iter().sum::<f64>() / t.iter().sum::<f64>()
+            );
+        }
     }
     f * if input_grad { 3.0 } else { 2.0 }
 }
@@ -72,6 +108,14 @@ fn main() {
         / time("ceiling: 512 x 512 x 512", 2.0 * (s * s * s) as f64, || {
             mm(s, s, s, &mut d, s, false, &a, (s, 1), &b, (s, 1))
         });
+    if bf16_available() {
+        // bf16's own ceiling: what the packing and tiles of mm_bf16 reach on a large product.
+        time(
+            "ceiling: 512 x 512 x 512 bf16",
+            2.0 * (s * s * s) as f64,
+            || mm_bf16(s, s, s, &mut d, s, false, &a, (s, 1), &b, (s, 1)),
+        );
+    }
     // conv1 has no input gradient (its input is the image).
     let mut flops = layer("conv1", group * 900, 32, 27, false);
     flops += layer("conv2", group * 169, 64, 288, true);

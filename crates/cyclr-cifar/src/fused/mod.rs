@@ -19,12 +19,14 @@ use crate::measure::{BatchResult, Evaluation};
 use crate::model::ReferenceCnn;
 use cyclr_burn::optim::{FlatOptimizer, MomentumHandle, OptimizerConfig};
 
+mod bf16;
 mod conv;
 mod kernels;
 mod layout;
 mod loss;
 
 use conv::*;
+pub use bf16::{available as bf16_available, mm_bf16};
 pub use kernels::mm;
 use kernels::*;
 pub use layout::NUM_PARAMS;
