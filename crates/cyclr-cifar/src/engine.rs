@@ -12,7 +12,7 @@ use cyclr_burn::optim::{MomentumHandle, OptimizerConfig};
 
 pub use crate::backend::Backend;
 use crate::data::{Batch, Split, make_batch};
-use crate::fused::FusedCnn;
+use crate::fused::{FusedCnn, Precision};
 pub use crate::measure::{BatchResult, Evaluation};
 use crate::model::{NUM_CLASSES, ReferenceCnn};
 
@@ -24,25 +24,38 @@ pub enum EngineKind {
     /// the CPU, several times faster than burn's generic ops.
     #[default]
     Fused,
+    /// The fused kernels with bf16 operands and f32 sums in most convolution products
+    /// ([`crate::fused::Precision::Bf16`]): faster on CPUs with AVX-512 BF16, and numbers
+    /// that differ from `fused`'s by bf16's rounding. Opt-in.
+    FusedBf16,
     /// burn's own modules and autodiff, on any backend (needed for GPUs).
     Burn,
 }
 
 impl EngineKind {
-    /// The engine's name as the CLI spells it (`fused` or `burn`).
+    /// The engine's name as the CLI spells it (`fused`, `fused-bf16` or `burn`).
     pub fn name(self) -> &'static str {
         match self {
             EngineKind::Fused => "fused",
+            EngineKind::FusedBf16 => "fused-bf16",
             EngineKind::Burn => "burn",
         }
     }
 
-    /// The fused kernels run on the CPU only.
+    /// The fused kernels run on the CPU only, and their bf16 form on CPUs with AVX-512
+    /// BF16 only.
     pub fn check(self, backend: Backend) -> AppResult<()> {
-        if self == EngineKind::Fused && backend != Backend::Flex {
+        if self != EngineKind::Burn && backend != Backend::Flex {
             return Err(AppError::Input(message!(
-                "the fused engine runs on the CPU: use {engine} burn with {device} {}",
+                "the {} engine runs on the CPU: use {engine} burn with {device} {}",
+                self.name(),
                 backend.name()
+            )));
+        }
+        if self == EngineKind::FusedBf16 && !crate::fused::bf16_available() {
+            return Err(AppError::Input(message!(
+                "the fused-bf16 engine needs a CPU with AVX-512 BF16, which this one lacks: \
+                 use {engine} fused"
             )));
         }
         Ok(())
@@ -54,8 +67,11 @@ impl std::str::FromStr for EngineKind {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
             "fused" => Ok(EngineKind::Fused),
+            "fused-bf16" | "fused_bf16" => Ok(EngineKind::FusedBf16),
             "burn" => Ok(EngineKind::Burn),
-            _ => Err(format!("unknown engine '{s}': expected fused or burn")),
+            _ => Err(format!(
+                "unknown engine '{s}': expected fused, fused-bf16 or burn"
+            )),
         }
     }
 }
@@ -104,12 +120,21 @@ pub struct Engine {
 
 impl Engine {
     /// A fresh model with weights drawn from `seed` (burn's initialisation either way).
+    ///
+    /// # Panics
+    /// If `kind` cannot run here: [`EngineKind::check`] says so as an error first, and
+    /// every command's settings call it when they are validated.
     pub fn new(optimizer: &OptimizerConfig, seed: u64, device: Device, kind: EngineKind) -> Self {
         device.seed(seed);
         let model = ReferenceCnn::new(&device);
         match kind {
             EngineKind::Burn => Self::of(BurnClassifier::new(model, optimizer, device)),
             EngineKind::Fused => Self::of(FusedCnn::from_model(&model, optimizer)),
+            EngineKind::FusedBf16 => Self::of(
+                FusedCnn::from_model(&model, optimizer)
+                    .with_precision(Precision::Bf16)
+                    .expect("EngineKind::check refuses fused-bf16 where it cannot run"),
+            ),
         }
     }
 

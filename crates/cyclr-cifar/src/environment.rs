@@ -37,7 +37,7 @@ pub struct Hardware {
     pub os: String,
     /// burn backend name: `flex`, `cuda` or `wgpu`.
     pub backend: String,
-    /// Engine name, `fused` or `burn`; empty in records written before it existed.
+    /// Engine name, `fused`, `fused-bf16` or `burn`; empty in records written before it existed.
     #[serde(default)]
     pub engine: String,
     /// The GPU adapter the backend ran on, as its graphics API named it (wgpu only);
@@ -77,6 +77,8 @@ impl Hardware {
                 Some(a) => format!("burn {} backend on {}", self.backend, a.describe()),
                 None => format!("burn {} backend", self.backend),
             }
+        } else if self.engine == "fused-bf16" {
+            "cyclr's fused CPU kernels, bf16 products".to_string()
         } else {
             "cyclr's fused CPU kernels".to_string()
         };

@@ -4,7 +4,7 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use cyclr_burn::optim::OptimizerConfig;
 use cyclr_cifar::data::Batch;
-use cyclr_cifar::fused::{FusedCnn, NUM_PARAMS};
+use cyclr_cifar::fused::{FusedCnn, NUM_PARAMS, Precision};
 use cyclr_cifar::model::ReferenceCnn;
 
 fn random_batch(n: usize, seed: u64) -> Batch {
@@ -246,4 +246,92 @@ fn evaluation_matches_burns() {
     };
     let (train_loss, _) = fused.gradients(&batch);
     assert!((fused.evaluate(&first, 100).loss - train_loss).abs() < 1e-5);
+}
+
+/// Euclidean norm of `a - b` over that of `b`.
+fn relative_distance(a: &[f32], b: &[f32]) -> f64 {
+    let (mut d, mut n) = (0.0f64, 0.0f64);
+    for (x, y) in a.iter().zip(b) {
+        d += f64::from(x - y).powi(2);
+        n += f64::from(*y).powi(2);
+    }
+    (d / n).sqrt()
+}
+
+#[test]
+fn bf16_products_stay_near_f32s_numbers_and_differ_from_them() {
+    if !cyclr_cifar::fused::bf16_available() {
+        eprintln!("skipped: this CPU lacks AVX-512 BF16, so fused-bf16 cannot run here");
+        return;
+    }
+    let device = Device::flex();
+    device.seed(6);
+    let model = ReferenceCnn::new(&device);
+    let config = OptimizerConfig::adam();
+    let mut f32_cnn = FusedCnn::from_model(&model, &config);
+    let mut bf16_cnn = FusedCnn::from_model(&model, &config)
+        .with_precision(Precision::Bf16)
+        .unwrap();
+    assert_eq!(bf16_cnn.precision(), Precision::Bf16);
+    // 37 images: whole and partial groups, and a partial tile in every product.
+    let batch = random_batch(37, 8);
+    let (la, ga) = f32_cnn.gradients(&batch);
+    let (lb, gb) = bf16_cnn.gradients(&batch);
+    // bf16 really ran: the numbers are not f32's...
+    assert_ne!(ga, gb, "the bf16 engine gave f32's gradients");
+    // ...but near them, layer by layer: bf16 rounds each operand by up to 2^-9, which the
+    // cancellation in sums of mixed-sign terms amplifies (0.04 apart for the dense layers to
+    // 0.10 for conv1, measured); a wrong layout or a lost tile would put them 1 or more
+    // apart.
+    assert!(((la - lb) / la).abs() < 1e-2, "loss {la} vs {lb}");
+    let mut at = 0;
+    for (layer, len) in [
+        ("conv1", 32 * 3 * 9 + 32),
+        ("conv2", 32 * 32 * 9 + 32),
+        ("conv3", 64 * 32 * 9 + 64),
+        ("dense", NUM_PARAMS - at_dense()),
+    ] {
+        let d = relative_distance(&gb[at..at + len], &ga[at..at + len]);
+        assert!(d < 0.25, "{layer}: gradients {d:.4} apart (relative)");
+        at += len;
+    }
+    assert_eq!(at, NUM_PARAMS);
+    // Training follows f32's path closely for a few steps.
+    for step in 0..4 {
+        let (a, b) = (
+            f32_cnn.train_batch(&batch, 1e-3),
+            bf16_cnn.train_batch(&batch, 1e-3),
+        );
+        assert!(
+            ((a.loss - b.loss) / a.loss).abs() < 2e-2,
+            "step {step}: loss {} vs {}",
+            a.loss,
+            b.loss
+        );
+    }
+}
+
+/// Where the dense layers' parameters start: after the three convolutions'.
+fn at_dense() -> usize {
+    (32 * 3 * 9 + 32) + (32 * 32 * 9 + 32) + (64 * 32 * 9 + 64)
+}
+
+#[test]
+fn the_bf16_engine_is_chosen_by_name_and_checked() {
+    use cyclr_cifar::engine::{Backend, EngineKind};
+    let kind: EngineKind = "fused-bf16".parse().unwrap();
+    assert_eq!(kind, EngineKind::FusedBf16);
+    assert_eq!(kind.name(), "fused-bf16");
+    let err = kind.check(Backend::Wgpu).unwrap_err().to_string();
+    assert!(
+        err.contains("the fused-bf16 engine runs on the CPU"),
+        "{err}"
+    );
+    let checked = kind.check(Backend::Flex);
+    if cyclr_cifar::fused::bf16_available() {
+        checked.unwrap();
+    } else {
+        let err = checked.unwrap_err().to_string();
+        assert!(err.contains("AVX-512 BF16"), "{err}");
+    }
 }

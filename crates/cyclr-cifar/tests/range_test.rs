@@ -18,7 +18,12 @@ fn the_model_and_optimizer_are_restored_afterwards() {
         test: synthetic_split(50, 2),
         source: "synthetic".into(),
     };
-    for kind in [EngineKind::Fused, EngineKind::Burn] {
+    // fused-bf16 too where the CPU runs it: the same restore, on other kernels.
+    let bf16 = cyclr_cifar::fused::bf16_available().then_some(EngineKind::FusedBf16);
+    for kind in [EngineKind::Fused, EngineKind::Burn]
+        .into_iter()
+        .chain(bf16)
+    {
         // Two identical engines with some training, so the optimizer has state to lose.
         let batch = cyclr_cifar::data::make_batch(&data.train, &(0..50).collect::<Vec<u32>>());
         let next = cyclr_cifar::data::make_batch(&data.train, &(50..100).collect::<Vec<u32>>());

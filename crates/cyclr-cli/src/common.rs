@@ -107,8 +107,9 @@ pub struct DeviceArgs {
     /// Backend: flex (CPU, default), cuda or wgpu (GPU builds).
     #[arg(long, default_value = "flex", value_parser = parse_backend)]
     pub device: Backend,
-    /// fused (hand-written CPU kernels, the default on the CPU) or burn (burn's ops; the
-    /// default, and the only choice, on a GPU).
+    /// fused (hand-written CPU kernels, the default on the CPU), fused-bf16 (the same with
+    /// bf16 products, f32 sums: faster on CPUs with AVX-512 BF16, slightly different
+    /// numbers) or burn (burn's ops; the default, and the only choice, on a GPU).
     #[arg(long, value_parser = parse_engine)]
     pub engine: Option<EngineKind>,
     /// CPU threads for the backend (default: all cores).

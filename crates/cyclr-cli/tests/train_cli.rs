@@ -775,6 +775,10 @@ fn range_test_and_bench_input_errors() {
             vec!["bench", "--engine", "fused", "--device", "wgpu"],
             "wgpu",
         ),
+        (
+            vec!["bench", "--engine", "bf16"],
+            "expected fused, fused-bf16 or burn",
+        ),
     ];
     for (args, needle) in cases {
         assert_usage_error(&run(t.path(), &args), needle);
@@ -967,4 +971,33 @@ fn resume_with_the_burn_engine_matches_an_uninterrupted_run() {
         common::metric_numbers(&cut),
         common::metric_numbers(&straight)
     );
+}
+
+#[test]
+fn bench_runs_the_bf16_engine_where_the_cpu_has_it_and_says_why_not_elsewhere() {
+    let t = tempfile::tempdir().unwrap();
+    let args = [
+        "bench",
+        "--engine",
+        "fused-bf16",
+        "--batch-size",
+        "8",
+        "--warmup",
+        "0",
+        "--iters",
+        "1",
+        "--repeats",
+        "1",
+        "--json",
+    ];
+    let out = run(t.path(), &args);
+    if cyclr_cifar::fused::bf16_available() {
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let result: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(result["hardware"]["engine"], "fused-bf16", "{result}");
+        assert_eq!(result["config"]["engine"], "fused_bf16", "{result}");
+        assert!(result["train_images_per_s"].as_f64().unwrap() > 0.0);
+    } else {
+        assert_usage_error(&out, "needs a CPU with AVX-512 BF16");
+    }
 }

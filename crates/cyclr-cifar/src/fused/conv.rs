@@ -1,6 +1,8 @@
 //! The convolutional part, forward and backward, a group of images at a time, with the
 //! buffers each group and each thread keeps.
 
+use super::Precision;
+use super::bf16::mm_bf16;
 use super::kernels::*;
 use super::layout::*;
 use crate::data::IMAGE_BYTES;
@@ -12,6 +14,30 @@ pub(super) const GROUP: usize = 8;
 /// Parameters per slice when the optimizer update and the sum of the threads' gradients
 /// are spread over the threads: large enough that a slice outweighs handing it out.
 pub(super) const UPDATE_CHUNK: usize = 8192;
+
+/// One of the convolutions' products, in bf16 when `bf16` is set (see [`Precision`] for
+/// which products are), else in f32 with [`mm`].
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn conv_mm(
+    bf16: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    ldd: usize,
+    acc: bool,
+    a: &[f32],
+    a_strides: (usize, usize),
+    b: &[f32],
+    b_strides: (usize, usize),
+) {
+    if bf16 {
+        mm_bf16(m, n, k, dst, ldd, acc, a, a_strides, b, b_strides);
+    } else {
+        mm(m, n, k, dst, ldd, acc, a, a_strides, b, b_strides);
+    }
+}
 
 /// What the forward pass keeps of a group of images for the backward pass. Each buffer
 /// holds the group's images one after another (image `i` at `i * size`).
@@ -106,7 +132,9 @@ pub(super) fn conv_forward(
     sc: &mut Scratch,
     out: &mut [f32],
     train: bool,
+    precision: Precision,
 ) {
+    let bf16 = precision == Precision::Bf16;
     let n = st.len;
     for i in 0..n {
         let x = &images[(st.first + i) * IMAGE_BYTES..][..IMAGE_BYTES];
@@ -118,7 +146,8 @@ pub(super) fn conv_forward(
         }
         im2row::<C0, S0>(xi, &mut st.rows1[i * N1 * K1..]);
     }
-    mm(
+    conv_mm(
+        bf16,
         n * N1,
         C1,
         K1,
@@ -143,7 +172,8 @@ pub(super) fn conv_forward(
         }
         im2row::<C1, Q1>(p1, &mut st.rows2[i * N2 * K2..]);
     }
-    mm(
+    conv_mm(
+        bf16,
         n * N2,
         C2,
         K2,
@@ -166,6 +196,7 @@ pub(super) fn conv_forward(
         }
         im2row::<C2, Q2>(p2, &mut st.rows3[i * N3 * K3..]);
     }
+    // f32 even in bf16: at conv3's forward shape the bf16 product measured slower.
     mm(
         n * N3,
         C3,
@@ -198,7 +229,14 @@ pub(super) fn conv_forward(
     "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+avx+fma+bmi1+bmi2+lzcnt+popcnt+sse4.2",
     "x86_64+avx2+avx+fma+sse4.2"
 ))]
-pub(super) fn conv_backward(wp: &[f32], st: &GroupState, da3: &[f32], sc: &mut Scratch) {
+pub(super) fn conv_backward(
+    wp: &[f32],
+    st: &GroupState,
+    da3: &[f32],
+    sc: &mut Scratch,
+    precision: Precision,
+) {
+    let bf16 = precision == Precision::Bf16;
     let n = st.len;
     let g = &mut sc.grads;
     for i in 0..n {
@@ -214,7 +252,8 @@ pub(super) fn conv_backward(wp: &[f32], st: &GroupState, da3: &[f32], sc: &mut S
             }
         }
     }
-    mm(
+    conv_mm(
+        bf16,
         K3,
         C3,
         n * N3,
@@ -226,7 +265,8 @@ pub(super) fn conv_backward(wp: &[f32], st: &GroupState, da3: &[f32], sc: &mut S
         &sc.da3,
         (C3, 1),
     );
-    mm(
+    conv_mm(
+        bf16,
         n * N3,
         K3,
         C3,
@@ -249,7 +289,8 @@ pub(super) fn conv_backward(wp: &[f32], st: &GroupState, da3: &[f32], sc: &mut S
             &mut g[B2.at..B2.at + C2],
         );
     }
-    mm(
+    conv_mm(
+        bf16,
         K2,
         C2,
         n * N2,
@@ -261,7 +302,8 @@ pub(super) fn conv_backward(wp: &[f32], st: &GroupState, da3: &[f32], sc: &mut S
         &sc.da2,
         (C2, 1),
     );
-    mm(
+    conv_mm(
+        bf16,
         n * N2,
         K2,
         C2,
@@ -284,6 +326,7 @@ pub(super) fn conv_backward(wp: &[f32], st: &GroupState, da3: &[f32], sc: &mut S
             &mut g[B1.at..B1.at + C1],
         );
     }
+    // f32 even in bf16: at this shape (27 x 32, summed over 8 x 1024) bf16 measured slower.
     mm(
         K1,
         C1,

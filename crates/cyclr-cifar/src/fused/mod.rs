@@ -6,8 +6,10 @@
 //! product (the `gemm` crate burn itself uses), ReLU, bias and pooling are fused into the
 //! passes around it, buffers live for the whole run, and the batch is split across threads
 //! by images with per-thread gradient sums added in a fixed order (same thread count, same
-//! numbers). The parameters are the burn model's (same layout, same initialisation, same
-//! checkpoint format); `tests/fused.rs` checks losses and gradients against burn's autodiff.
+//! numbers). [`Precision::Bf16`] (the `fused-bf16` engine) runs most convolution products
+//! on bf16 operands instead, with a kernel of our own. The parameters are the burn model's
+//! (same layout, same initialisation, same checkpoint format); `tests/fused.rs` checks
+//! losses and gradients against burn's autodiff.
 
 use burn::module::{Module, Param};
 use burn::store::ModuleRecord;
@@ -25,13 +27,26 @@ mod kernels;
 mod layout;
 mod loss;
 
-use conv::*;
 pub use bf16::{available as bf16_available, mm_bf16};
+use conv::*;
 pub use kernels::mm;
 use kernels::*;
 pub use layout::NUM_PARAMS;
 use layout::*;
 use loss::softmax_xent;
+
+/// The number format of the convolutions' matrix products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// f32 throughout: the default, whose numbers the tests check against burn's.
+    #[default]
+    F32,
+    /// bf16 operands with f32 sums ([`mm_bf16`]) in the products where `gemm_probe`
+    /// measured it faster (conv1's forward, conv2's three, conv3's two gradients), f32 in
+    /// the others and everywhere else. Needs AVX-512 BF16 ([`bf16_available`]); the numbers
+    /// differ from f32's by bf16's rounding, so it is a separate engine, `fused-bf16`.
+    Bf16,
+}
 
 /// The reference CNN and its optimizer, on fused CPU kernels.
 pub struct FusedCnn {
@@ -42,6 +57,7 @@ pub struct FusedCnn {
     pub momentum: MomentumHandle,
     groups: Vec<GroupState>,
     scratch: Vec<Scratch>,
+    precision: Precision,
 }
 
 fn to_vec(t: Tensor<1>) -> Vec<f32> {
@@ -72,7 +88,27 @@ impl FusedCnn {
             momentum: MomentumHandle::new(optimizer.momentum()),
             groups: Vec::new(),
             scratch: Vec::new(),
+            precision: Precision::F32,
         }
+    }
+
+    /// The same network with its convolutions' products in `precision`. bf16 where the
+    /// CPU lacks AVX-512 BF16 is an error that names the fix.
+    pub fn with_precision(mut self, precision: Precision) -> Result<Self, String> {
+        if precision == Precision::Bf16 && !bf16_available() {
+            return Err(
+                "bf16 products need a CPU with AVX-512 BF16, which this one lacks: use \
+                 Precision::F32"
+                    .into(),
+            );
+        }
+        self.precision = precision;
+        Ok(self)
+    }
+
+    /// The number format of the convolutions' products.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// The weights as a burn model on `device`.
@@ -186,6 +222,7 @@ impl FusedCnn {
         permute_in::<C2, C1>(&p[W2.at..W2.at + W2.len], &mut wp[W2.at..W2.at + W2.len]);
         permute_in::<C3, C2>(&p[W3.at..W3.at + W3.len], &mut wp[W3.at..W3.at + W3.len]);
         let wp = &wp;
+        let precision = self.precision;
         let mut a3 = vec![0.0f32; b * FLAT];
 
         // Convolutions, by groups of images, the threads' shares in parallel. Each thread
@@ -210,7 +247,7 @@ impl FusedCnn {
                     // Empty groups are marked too, so the backward pass skips them.
                     (st.first, st.len) = (first, len);
                     if len > 0 {
-                        conv_forward(wp, images, st, sc, &mut out[at * FLAT..], train);
+                        conv_forward(wp, images, st, sc, &mut out[at * FLAT..], train, precision);
                         at += len;
                     }
                 }
@@ -331,7 +368,13 @@ impl FusedCnn {
             .zip(self.scratch.par_iter_mut())
             .for_each(|(share, sc)| {
                 for st in share.iter().filter(|g| g.len > 0) {
-                    conv_backward(wp, st, &da3[st.first * FLAT..][..st.len * FLAT], sc);
+                    conv_backward(
+                        wp,
+                        st,
+                        &da3[st.first * FLAT..][..st.len * FLAT],
+                        sc,
+                        precision,
+                    );
                 }
             });
         // A fixed order of summation (thread 0, 1, ...) for every element: the same numbers
