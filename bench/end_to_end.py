@@ -14,6 +14,7 @@ per-round ratios with their range.
     python bench/end_to_end.py --data ../shared/data/cifar-10-binary.tar.gz
 
 (the Python that runs it needs TensorFlow and PyTorch; `cargo build --release` first).
+`--engines cyclr,cyclr-bf16` pairs the f32 engine with its bf16 form and needs neither.
 Results go to bench/results/end_to_end.json after every round; the table to stdout.
 """
 import argparse
@@ -42,12 +43,12 @@ def cpu_name():
     return platform.processor() or "unknown CPU"
 
 
-def run_cyclr(a, tmp):
+def run_cyclr(a, tmp, engine="fused"):
     out = tempfile.mkdtemp(prefix="cyclr-run-", dir=tmp)
     os.rmdir(out)  # `cyclr train --out` makes it, and refuses a folder that holds a run
     cmd = [a.bin, "train", "--policy", "fixed", "--base-lr", "0.001", "--epochs", str(a.epochs),
            "--train-limit", str(a.train_limit), "--test-limit", str(a.test_limit),
-           "--data", a.data, "--out", out, "-q"]
+           "--data", a.data, "--out", out, "--engine", engine, "-q"]
     if a.threads:
         cmd += ["--threads", str(a.threads)]
     t = time.perf_counter()
@@ -58,7 +59,7 @@ def run_cyclr(a, tmp):
     elapsed = [float(r["elapsed_s"]) for r in rows]
     epochs = [b - a_ for a_, b in zip([0.0] + elapsed, elapsed)]
     version = subprocess.run([a.bin, "--version"], capture_output=True, text=True).stdout.strip()
-    return {"framework": f"{version}, fused CPU engine, `cyclr train`", "wall_s": wall,
+    return {"framework": f"{version}, {engine} CPU engine, `cyclr train`", "wall_s": wall,
             "epoch_s": epochs, "test_accuracy": float(rows[-1]["test_accuracy"])}
 
 
@@ -77,6 +78,9 @@ def run_python(a, script, extra=()):
 
 ENGINES = {
     "cyclr": lambda a, tmp: run_cyclr(a, tmp),
+    # Opt-in bf16 products (CPUs with AVX-512 BF16): its "speed-up" column is cyclr f32's
+    # time over its own, so below 1 where bf16 is faster.
+    "cyclr-bf16": lambda a, tmp: run_cyclr(a, tmp, "fused-bf16"),
     "keras": lambda a, tmp: run_python(a, "keras_seed_fit.py"),
     "torch": lambda a, tmp: run_python(a, "pytorch_seed_loop.py"),
 }
