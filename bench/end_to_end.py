@@ -78,8 +78,8 @@ def run_python(a, script, extra=()):
 
 ENGINES = {
     "cyclr": lambda a, tmp: run_cyclr(a, tmp),
-    # Opt-in bf16 products (CPUs with AVX-512 BF16): its "speed-up" column is cyclr f32's
-    # time over its own, so below 1 where bf16 is faster.
+    # Opt-in bf16 products (CPUs with AVX-512 BF16): its "speed-up" column is its own time
+    # over cyclr f32's, so below 1 where bf16 is faster.
     "cyclr-bf16": lambda a, tmp: run_cyclr(a, tmp, "fused-bf16"),
     "keras": lambda a, tmp: run_python(a, "keras_seed_fit.py"),
     "torch": lambda a, tmp: run_python(a, "pytorch_seed_loop.py"),

@@ -27,6 +27,7 @@ pub enum EngineKind {
     /// The fused kernels with bf16 operands and f32 sums in most convolution products
     /// ([`crate::fused::Precision::Bf16`]): faster on CPUs with AVX-512 BF16, and numbers
     /// that differ from `fused`'s by bf16's rounding. Opt-in.
+    #[serde(rename = "fused-bf16", alias = "fused_bf16")]
     FusedBf16,
     /// burn's own modules and autodiff, on any backend (needed for GPUs).
     Burn,

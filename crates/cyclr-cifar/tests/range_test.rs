@@ -20,6 +20,9 @@ fn the_model_and_optimizer_are_restored_afterwards() {
     };
     // fused-bf16 too where the CPU runs it: the same restore, on other kernels.
     let bf16 = cyclr_cifar::fused::bf16_available().then_some(EngineKind::FusedBf16);
+    if bf16.is_none() {
+        eprintln!("fused-bf16 skipped: this CPU lacks AVX-512 BF16");
+    }
     for kind in [EngineKind::Fused, EngineKind::Burn]
         .into_iter()
         .chain(bf16)

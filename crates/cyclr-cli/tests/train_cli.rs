@@ -995,7 +995,7 @@ fn bench_runs_the_bf16_engine_where_the_cpu_has_it_and_says_why_not_elsewhere() 
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let result: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
         assert_eq!(result["hardware"]["engine"], "fused-bf16", "{result}");
-        assert_eq!(result["config"]["engine"], "fused_bf16", "{result}");
+        assert_eq!(result["config"]["engine"], "fused-bf16", "{result}");
         assert!(result["train_images_per_s"].as_f64().unwrap() > 0.0);
     } else {
         assert_usage_error(&out, "needs a CPU with AVX-512 BF16");

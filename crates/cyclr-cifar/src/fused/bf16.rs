@@ -80,18 +80,19 @@ pub fn mm_bf16(
         m > 0 && n > 0 && k > 0,
         "empty matrix product {m}x{k} * {k}x{n}"
     );
+    // Checked arithmetic: a wrapped bound would pass and let the tiles write anywhere.
+    let last = |rows: usize, rs: usize, cols: usize, cs: usize| {
+        (rows - 1)
+            .checked_mul(rs)
+            .and_then(|x| (cols - 1).checked_mul(cs).and_then(|y| x.checked_add(y)))
+            .expect("matrix extent overflows usize")
+    };
     assert!(
-        dst.len() >= (m - 1) * ldd + n && ldd >= n,
+        ldd >= n && dst.len() > last(m, ldd, n, 1),
         "dst too small for {m}x{n} (ld {ldd})"
     );
-    assert!(
-        a.len() > (m - 1) * a_rs + (k - 1) * a_cs,
-        "a too small for {m}x{k}"
-    );
-    assert!(
-        b.len() > (k - 1) * b_rs + (n - 1) * b_cs,
-        "b too small for {k}x{n}"
-    );
+    assert!(a.len() > last(m, a_rs, k, a_cs), "a too small for {m}x{k}");
+    assert!(b.len() > last(k, b_rs, n, b_cs), "b too small for {k}x{n}");
     assert!(available(), "mm_bf16 needs AVX-512 BF16");
     #[cfg(target_arch = "x86_64")]
     PACKED.with_borrow_mut(|(pa, pb)| {
@@ -106,8 +107,8 @@ mod x86 {
     use super::word;
     use std::arch::x86_64::*;
 
-    /// Rows of a tile when it has 3 or 4 column vectors (24 or 16 sums in registers), and
-    /// when it has 1 or 2 (12 rows: 24 or 12 sums).
+    /// Rows of a tile when it has 3 or 4 column vectors (18 or 24 sums in registers), and
+    /// when it has 1 or 2 (12 rows: 12 or 24 sums).
     const MR_WIDE: usize = 6;
     const MR_NARROW: usize = 12;
 
@@ -213,7 +214,7 @@ mod x86 {
         }
     }
 
-    /// Packs `k` consecutive values into `k/2` words (the last one padded with zero).
+    /// Packs `k` consecutive values into `ceil(k/2)` words (the last one padded with zero).
     #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
     unsafe fn pack_run(src: &[f32], out: &mut [u32]) {
         let k = src.len();
@@ -234,7 +235,9 @@ mod x86 {
             let (m_lo, m_hi) = (mask16(rest), mask16(rest.saturating_sub(16)));
             unsafe {
                 let lo = _mm512_maskz_loadu_ps(m_lo, src.as_ptr().add(c));
-                let hi = _mm512_maskz_loadu_ps(m_hi, src.as_ptr().add(c + 16));
+                // `wrapping_add`: with 16 or fewer left this points past the slice, which
+                // `add` must not; the all-zero mask then reads nothing.
+                let hi = _mm512_maskz_loadu_ps(m_hi, src.as_ptr().wrapping_add(c + 16));
                 let v: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(hi, lo));
                 _mm512_mask_storeu_epi32(
                     out.as_mut_ptr().add(c / 2).cast(),
@@ -418,10 +421,15 @@ mod tests {
             (5, 10, 3),
             (1, 1, 1),
             (50, 70, 33),
+            // 3-vector tiles (33..48 columns left over).
+            (13, 40, 27),
+            (7, 100, 50),
         ] {
-            let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
+            // Room for the strided layout below, which uses every other value.
+            let a: Vec<f32> = (0..2 * m * k).map(|_| next()).collect();
             let b: Vec<f32> = (0..k * n).map(|_| next()).collect();
-            for a_strides in [(k, 1), (1, m)] {
+            // Rows along memory, columns along memory, and neither (the general packer).
+            for a_strides in [(k, 1), (1, m), (2 * k, 2)] {
                 for b_strides in [(n, 1), (1, k)] {
                     let want = reference(m, n, k, &a, a_strides, &b, b_strides);
                     for acc in [false, true] {
