@@ -75,24 +75,7 @@ pub fn mm_bf16(
     b: &[f32],
     b_strides: (usize, usize),
 ) {
-    let ((a_rs, a_cs), (b_rs, b_cs)) = (a_strides, b_strides);
-    assert!(
-        m > 0 && n > 0 && k > 0,
-        "empty matrix product {m}x{k} * {k}x{n}"
-    );
-    // Checked arithmetic: a wrapped bound would pass and let the tiles write anywhere.
-    let last = |rows: usize, rs: usize, cols: usize, cs: usize| {
-        (rows - 1)
-            .checked_mul(rs)
-            .and_then(|x| (cols - 1).checked_mul(cs).and_then(|y| x.checked_add(y)))
-            .expect("matrix extent overflows usize")
-    };
-    assert!(
-        ldd >= n && dst.len() > last(m, ldd, n, 1),
-        "dst too small for {m}x{n} (ld {ldd})"
-    );
-    assert!(a.len() > last(m, a_rs, k, a_cs), "a too small for {m}x{k}");
-    assert!(b.len() > last(k, b_rs, n, b_cs), "b too small for {k}x{n}");
+    super::kernels::check_product(m, n, k, dst, ldd, a, a_strides, b, b_strides);
     assert!(available(), "mm_bf16 needs AVX-512 BF16");
     #[cfg(target_arch = "x86_64")]
     PACKED.with_borrow_mut(|(pa, pb)| {

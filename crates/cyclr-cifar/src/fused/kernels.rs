@@ -67,6 +67,41 @@ pub(super) fn mm_parallel(
     );
 }
 
+/// The bounds every matrix product here relies on, f32 ([`mm`]) and bf16 alike: real
+/// checks, in release builds too, as they guard unsafe code and cost nothing next to a
+/// product. The arithmetic is checked: a wrapped bound would pass and let a product write
+/// anywhere.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn check_product(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &[f32],
+    ldd: usize,
+    a: &[f32],
+    (a_rs, a_cs): (usize, usize),
+    b: &[f32],
+    (b_rs, b_cs): (usize, usize),
+) {
+    assert!(
+        m > 0 && n > 0 && k > 0,
+        "empty matrix product {m}x{k} * {k}x{n}"
+    );
+    // The offset of the last element of a `rows x cols` matrix with these strides.
+    let last = |rows: usize, rs: usize, cols: usize, cs: usize| {
+        (rows - 1)
+            .checked_mul(rs)
+            .and_then(|x| (cols - 1).checked_mul(cs).and_then(|y| x.checked_add(y)))
+            .expect("matrix extent overflows usize")
+    };
+    assert!(
+        ldd >= n && dst.len() > last(m, ldd, n, 1),
+        "dst too small for {m}x{n} (ld {ldd})"
+    );
+    assert!(a.len() > last(m, a_rs, k, a_cs), "a too small for {m}x{k}");
+    assert!(b.len() > last(k, b_rs, n, b_cs), "b too small for {k}x{n}");
+}
+
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn product(
@@ -82,25 +117,8 @@ fn product(
     (b_rs, b_cs): (usize, usize),
     parallelism: Parallelism,
 ) {
-    // Real checks, in release builds too: they guard the unsafe call below and cost nothing
-    // next to the product itself.
-    assert!(
-        m > 0 && n > 0 && k > 0,
-        "empty matrix product {m}x{k} * {k}x{n}"
-    );
-    assert!(
-        dst.len() >= (m - 1) * ldd + n,
-        "dst too small for {m}x{n} (ld {ldd})"
-    );
-    assert!(
-        a.len() > (m - 1) * a_rs + (k - 1) * a_cs,
-        "a too small for {m}x{k}"
-    );
-    assert!(
-        b.len() > (k - 1) * b_rs + (n - 1) * b_cs,
-        "b too small for {k}x{n}"
-    );
-    // SAFETY: the asserts above keep every element gemm touches inside the slices.
+    check_product(m, n, k, dst, ldd, a, (a_rs, a_cs), b, (b_rs, b_cs));
+    // SAFETY: the checks above keep every element gemm touches inside the slices.
     unsafe {
         gemm(
             m,
