@@ -56,7 +56,7 @@ impl EngineKind {
         if self == EngineKind::FusedBf16 && !crate::fused::bf16_available() {
             return Err(AppError::Input(message!(
                 "the fused-bf16 engine needs a CPU with AVX-512 BF16, which this one lacks: \
-                 use {engine} fused"
+                 use {engine} fused (a run made with fused-bf16 continues only on such a CPU)"
             )));
         }
         Ok(())

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 use cyclr::Policy;
-use cyclr_cifar::engine::EngineKind;
 use cyclr_cifar::run_dir::new_dated_dir;
 use cyclr_cifar::run_record::{RunStatus, RunSummary};
 use cyclr_cifar::train::{TrainConfig, load_run, train};
@@ -99,16 +98,6 @@ pub fn run(mut cmd: TrainCmd) -> CliResult {
             let (mut config, data_info) = load_run(dir)?;
             config.epochs = cmd.epochs.unwrap_or(config.epochs);
             config.max_steps = cmd.max_steps.or(config.max_steps);
-            // --resume keeps the run's engine (--engine conflicts with it), so the general
-            // "use --engine fused" of the check would be no way out here.
-            if config.engine == EngineKind::FusedBf16 && !cyclr_cifar::fused::bf16_available() {
-                return Err(CliError::usage(format!(
-                    "--resume {}: the run was made with --engine fused-bf16, which needs a CPU \
-                     with AVX-512 BF16, and this one lacks it: continue it on such a CPU, or \
-                     start a new run with --engine fused",
-                    dir.display()
-                )));
-            }
             config.validate()?;
             for (flag, given, then) in [
                 (
